@@ -1,0 +1,3 @@
+from ppu_sim.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""Composition root: the contract served by Connexion, wrapped in the simulator's ASGI layers."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import connexion
+from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import ProblemException
+from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolver
+from starlette.exceptions import HTTPException
+
+from ppu_sim import http_errors, spec
+from ppu_sim.config import Settings
+from ppu_sim.faults import FaultMiddleware
+from ppu_sim.gateway import Gateway
+from ppu_sim.lifecycle import Provider
+from ppu_sim.runtime import Simulator
+from ppu_sim.scenario.loader import builtin_pack_paths, load_packs
+from ppu_sim.scenario.matcher import Catalogue
+from ppu_sim.store import MemoryStore
+from ppu_sim.validation import FormatProblem, make_body_validator, make_parameter_validator
+
+
+class HandlerResolver(Resolver):
+    """operationId createMeterLookup -> ppu_sim.contract.create_meter_lookup; the spec stays unannotated."""
+
+    def resolve_operation_id(self, operation: Any) -> str:
+        return "ppu_sim.contract." + re.sub(r"(?<!^)(?=[A-Z])", "_", operation.operation_id).lower()
+
+
+def load_catalogue(extra: Sequence[Path] = ()) -> Catalogue:
+    """Built-in packs first, then the user's: later packs take precedence."""
+    return Catalogue(load_packs([*builtin_pack_paths(), *extra], spec.allowed_statuses()))
+
+
+def create_app(settings: Settings, catalogue: Catalogue | None = None) -> Gateway:
+    provider = Provider(catalogue or load_catalogue(settings.scenario_paths), MemoryStore(), settings.seed)
+    simulator = Simulator(settings, provider, random.Random(settings.seed))
+    api = connexion.AsyncApp(
+        __name__,
+        validator_map={
+            "parameter": make_parameter_validator(settings.strict),
+            "body": MediaTypeDict({"*/*json": make_body_validator(settings.strict)}),
+        },
+    )
+    api.add_api(
+        spec.spec_path(),
+        resolver=HandlerResolver(),
+        pythonic_params=True,
+        strict_validation=settings.strict,
+        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
+    )
+    api.add_error_handler(FormatProblem, http_errors.format_problem)
+    api.add_error_handler(ProblemException, http_errors.problem)
+    api.add_error_handler(HTTPException, http_errors.http_exception)
+    api.add_error_handler(Exception, http_errors.unexpected)
+    # Connexion builds its stack on the first request; build it now so a bad spec or handler
+    # fails at start-up, not on a client's first call.
+    stack = api.middleware
+    stack.app, stack.middleware_stack = stack._build_middleware_stack()
+    return Gateway(FaultMiddleware(api), simulator)

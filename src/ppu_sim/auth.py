@@ -1,0 +1,31 @@
+"""Credential checks named by the contract's security schemes (x-basicInfoFunc, x-tokenInfoFunc).
+
+With no --users, any user and password are accepted (as by Electrum's test server) but some must
+be sent. Once users are configured, bearer tokens must be configured too to be accepted.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from ppu_sim.runtime import simulator_of
+
+
+def basic_info(username: str, password: str, request: Any) -> dict[str, Any] | None:
+    settings = simulator_of(request.scope).settings
+    if not settings.users:
+        return {"sub": username}
+    expected = settings.users.get(username)
+    if expected is not None and hmac.compare_digest(expected.encode(), password.encode()):
+        return {"sub": username}
+    return None
+
+
+def token_info(token: str, request: Any) -> dict[str, Any] | None:
+    settings = simulator_of(request.scope).settings
+    if not settings.auth_configured:
+        return {"sub": "bearer", "scope": []}
+    if any(hmac.compare_digest(token.encode(), known.encode()) for known in settings.tokens):
+        return {"sub": "bearer", "scope": []}
+    return None

@@ -1,0 +1,108 @@
+"""Command line: ``ppu-sim serve`` and ``ppu-sim scenarios validate|list``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ppu_sim import __version__, spec
+from ppu_sim.config import Settings, env, parse_tokens, parse_users
+from ppu_sim.scenario.catalogue import describe_catalogue
+from ppu_sim.scenario.loader import ScenarioError, builtin_pack_paths, load_packs
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ppu-sim", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ppu-sim {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the simulator")
+    serve.add_argument("--host", default=env("HOST", "127.0.0.1"), help="address to listen on [PPU_SIM_HOST]")
+    serve.add_argument("--port", type=int, default=int(env("PORT", "8080") or 8080), help="[PPU_SIM_PORT]")
+    serve.add_argument(
+        "--scenarios", nargs="*", type=Path, default=_env_paths(), metavar="PATH",
+        help="extra scenario files or folders, after the built-in packs [PPU_SIM_SCENARIOS, ':'-separated]",
+    )
+    serve.add_argument("--seed", type=int, default=int(env("SEED", "0") or 0), help="makes all random choices repeatable [PPU_SIM_SEED]")
+    serve.add_argument("--users", default=env("USERS", ""), help="user:pass,... allowed (default: any) [PPU_SIM_USERS]")
+    serve.add_argument("--tokens", default=env("TOKENS", ""), help="bearer tokens allowed [PPU_SIM_TOKENS]")
+    serve.add_argument(
+        "--strict", action="store_true", default=(env("STRICT", "") or "").lower() in ("1", "true", "yes"),
+        help="reject numeric strings, unknown fields and non-v4 UUIDs [PPU_SIM_STRICT]",
+    )
+    serve.add_argument("--hold-seconds", type=float, default=float(env("HOLD_SECONDS", "60") or 60),
+                       help="how long a 'hold' fault keeps a request (the client's timeout) [PPU_SIM_HOLD_SECONDS]")
+    serve.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
+    serve.add_argument("--log-level", default=env("LOG_LEVEL", "info"), help="[PPU_SIM_LOG_LEVEL]")
+
+    scenarios = commands.add_parser("scenarios", help="check or list scenario packs")
+    sub = scenarios.add_subparsers(dest="action", required=True)
+    validate = sub.add_parser("validate", help="check scenario files; non-zero exit on any problem")
+    validate.add_argument("paths", nargs="+", type=Path)
+    listing = sub.add_parser("list", help="print the loaded catalogue")
+    listing.add_argument("--scenarios", nargs="*", type=Path, default=_env_paths(), metavar="PATH")
+    listing.add_argument("--format", choices=("table", "json"), default="table")
+    return parser
+
+
+def _env_paths() -> list[Path]:
+    raw = env("SCENARIOS", "") or ""
+    return [Path(p) for p in raw.split(":") if p]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.action == "validate":
+        return _validate(args.paths)
+    return _list(args.scenarios, args.format)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ppu_sim.server import run  # imported late: validate/list need no web stack
+
+    try:
+        settings = Settings(
+            host=args.host, port=args.port, scenario_paths=tuple(args.scenarios), seed=args.seed,
+            users=parse_users(args.users), tokens=parse_tokens(args.tokens), strict=args.strict,
+            hold_seconds=args.hold_seconds, watch=not args.no_watch, log_level=args.log_level,
+        )
+    except ValueError as exc:
+        print(f"ppu-sim: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run(settings)
+
+
+def _validate(paths: Sequence[Path]) -> int:
+    try:
+        packs = load_packs(paths, spec.allowed_statuses())
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s)", file=sys.stderr)
+        return 1
+    count = sum(len(p.scenarios) for p in packs)
+    print(f"ok: {len(packs)} pack(s), {count} scenario(s)")
+    return 0
+
+
+def _list(extra: Sequence[Path], fmt: str) -> int:
+    try:
+        packs = load_packs([*builtin_pack_paths(), *extra], spec.allowed_statuses())
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    rows = describe_catalogue(packs)
+    if fmt == "json":
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        meters = ",".join(row["meterIds"]) or "-"
+        print(f"{row['pack']:<22} {row['name']:<34} {meters:<22} {row['summary']}")
+    return 0

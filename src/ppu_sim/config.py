@@ -1,0 +1,52 @@
+"""Run-time settings of one simulator instance, from the command line or the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_PREFIX = "PPU_SIM_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that varies between simulator instances; immutable once the server starts."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    scenario_paths: tuple[Path, ...] = ()
+    seed: int = 0
+    # Empty means "any credentials are accepted" (but some must be sent).
+    users: dict[str, str] = field(default_factory=dict)
+    tokens: frozenset[str] = frozenset()
+    strict: bool = False
+    max_body_bytes: int = 1_048_576
+    # How long a "hold" fault keeps a request before answering or closing (client timeout).
+    hold_seconds: float = 60.0
+    watch: bool = True
+    log_level: str = "info"
+
+    @property
+    def auth_configured(self) -> bool:
+        return bool(self.users or self.tokens)
+
+
+def parse_users(text: str) -> dict[str, str]:
+    """Parse ``user:pass,user2:pass2``; a malformed entry is a usage error, not silently dropped."""
+    users: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        user, sep, password = entry.partition(":")
+        if not sep or not user:
+            raise ValueError(f"bad --users entry {entry!r}: expected user:password")
+        users[user] = password
+    return users
+
+
+def parse_tokens(text: str) -> frozenset[str]:
+    return frozenset(filter(None, (part.strip() for part in text.split(","))))
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """Read ``PPU_SIM_<NAME>`` so every option can come from the environment (Docker, CI)."""
+    return os.environ.get(ENV_PREFIX + name, default)

@@ -1,0 +1,129 @@
+"""The contract adapter: one thin handler per operation (Connexion routes here by operationId).
+
+Each handler checks what the schema cannot (ids in the path agree with ids in the body), asks
+the provider, and shapes the reply. Nothing here decides what the provider answers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from connexion import request as current_request
+from connexion.lifecycle import ConnexionResponse
+
+from ppu_sim.errors import REQUEST_TYPES, ProviderError, error_detail, format_error
+from ppu_sim.faults import encode_directive
+from ppu_sim.lifecycle import Provider, Reply
+from ppu_sim.runtime import simulator_of
+
+Call = Callable[[Provider, dict[str, str]], Reply]
+
+
+def create_meter_lookup(lookup_id: str, body: dict[str, Any]) -> ConnexionResponse:
+    return _answer("createMeterLookup", body, lookup_id, lambda p, h: p.meter_lookup(lookup_id, body, h))
+
+
+def create_token_purchase_request(purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
+    return _answer("createTokenPurchaseRequest", body, purchase_id, lambda p, h: p.purchase(purchase_id, body, h))
+
+
+def retry_purchase_request(purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
+    # A retry's body may carry its own id; the answer carries that id.
+    op = "retryPurchaseRequest"
+    return _answer(op, body, None, lambda p, h: p.retry(purchase_id, body, h, op), original_id=purchase_id)
+
+
+def retry_purchase_request_by_retry_id(purchase_id: str, retry_id: str, body: dict[str, Any]) -> ConnexionResponse:
+    """The pre-v3.5.2 retry path; behaves exactly like /retry (counted as retryPurchaseRequest)."""
+    op = "retryPurchaseRequest"
+    return _answer(
+        "retryPurchaseRequestByRetryId", body, None, lambda p, h: p.retry(purchase_id, body, h, op),
+        original_id=purchase_id,
+    )
+
+
+def trial_token_purchase_request(trial_id: str, body: dict[str, Any]) -> ConnexionResponse:
+    return _answer("trialTokenPurchaseRequest", body, trial_id, lambda p, h: p.trial(trial_id, body, h))
+
+
+def confirm_token_purchase(purchase_id: str, confirmation_id: str, body: dict[str, Any]) -> ConnexionResponse:
+    return _answer(
+        "confirmTokenPurchase", body, confirmation_id,
+        lambda p, h: p.confirm(purchase_id, confirmation_id, body, h), original_id=purchase_id,
+    )
+
+
+def reverse_token_purchase(purchase_id: str, reversal_id: str, body: dict[str, Any]) -> ConnexionResponse:
+    return _answer(
+        "reverseTokenPurchase", body, reversal_id,
+        lambda p, h: p.reverse(purchase_id, reversal_id, body, h), original_id=purchase_id,
+    )
+
+
+def request_token_reprint(reprint_id: str, body: dict[str, Any]) -> ConnexionResponse:
+    return _answer("requestTokenReprint", body, reprint_id, lambda p, h: p.reprint(reprint_id, body, h))
+
+
+def create_fault_report(request_id: str, body: dict[str, Any]) -> ConnexionResponse:
+    return _answer("createFaultReport", body, request_id, lambda p, h: p.fault_report(request_id, body, h))
+
+
+def create_key_change_token_request(request_id: str, body: dict[str, Any]) -> ConnexionResponse:
+    return _answer("createKeyChangeTokenRequest", body, request_id, lambda p, h: p.key_change(request_id, body, h))
+
+
+def confirm_key_change(request_id: str, confirmation_id: str, body: dict[str, Any]) -> ConnexionResponse:
+    return _answer(
+        "confirmKeyChange", body, confirmation_id,
+        lambda p, h: p.confirm_key_change(request_id, confirmation_id, body, h), original_id=request_id,
+    )
+
+
+def notify_token_purchase(purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
+    return _answer("notifyTokenPurchase", body, purchase_id, lambda p, h: p.notify(purchase_id, body, h))
+
+
+def _answer(
+    operation: str, body: dict[str, Any], path_id: str | None, call: Call, original_id: str | None = None
+) -> ConnexionResponse:
+    """Check id agreement, run the provider, and render its reply or error as the contract says."""
+    request_id = str(body.get("id", path_id or ""))
+    try:
+        _check_ids(body, path_id, original_id, advice=operation in ("confirmTokenPurchase", "reverseTokenPurchase",
+                                                                     "confirmKeyChange"))
+        reply = call(simulator_of(current_request.scope).provider, dict(current_request.headers))
+    except ProviderError as exc:
+        reply = Reply(exc.status, error=exc)
+    return render(reply, operation, request_id, original_id)
+
+
+def _check_ids(body: dict[str, Any], path_id: str | None, original_id: str | None, advice: bool) -> None:
+    errors = []
+    if path_id is not None and body.get("id") != path_id:
+        errors.append({"field": "id", "msg": f"must equal the id in the path ({path_id})", "value": body.get("id")})
+    if advice and body.get("requestId") != original_id:
+        errors.append(
+            {"field": "requestId", "msg": f"must equal the original id in the path ({original_id})",
+             "value": body.get("requestId")}
+        )
+    if errors:
+        raise format_error(errors, "Id mismatch")
+
+
+def render(reply: Reply, operation: str, request_id: str, original_id: str | None = None) -> ConnexionResponse:
+    headers = encode_directive(reply.delay, reply.fault)
+    if reply.error is not None:
+        e = reply.error
+        payload: Any = error_detail(
+            e.error_type, REQUEST_TYPES[operation], request_id,
+            message=e.message, original_id=original_id, detail=e.detail,
+        )
+    else:
+        payload = reply.body
+    content = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+    return ConnexionResponse(
+        status_code=reply.status, mimetype="application/json", content_type="application/json",
+        body=content, headers=headers,
+    )

@@ -1,0 +1,89 @@
+"""Every failure outside a handler rendered as an ErrorDetail: no problem+json, HTML or trace.
+
+Connexion raises problems for routing, security, content type and validation; these handlers
+turn each into the contract's ErrorDetail, naming the operation the request was aimed at.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+
+from ppu_sim import spec
+from ppu_sim.errors import REQUEST_TYPES, error_detail
+from ppu_sim.validation import FormatProblem
+
+log = logging.getLogger("ppu_sim")
+
+# status -> (errorType, errorMessage) for failures the contract has no specific errorType for.
+BY_STATUS: dict[int, tuple[str, str]] = {
+    400: ("FORMAT_ERROR", "Bad formatting"),
+    401: ("GENERAL_ERROR", "Unauthorized"),
+    403: ("GENERAL_ERROR", "Forbidden"),
+    404: ("ROUTING_ERROR", "No such resource"),
+    405: ("FUNCTION_NOT_SUPPORTED", "Method not allowed"),
+    406: ("FORMAT_ERROR", "Not acceptable"),
+    413: ("FORMAT_ERROR", "Body too large"),
+    415: ("FORMAT_ERROR", "Unsupported type"),
+    500: ("GENERAL_ERROR", "Internal error"),
+}
+
+
+def error_body(path: str, status: int, *, detail: dict[str, Any] | None = None, request_id: str = "",
+               error_type: str | None = None, message: str | None = None) -> bytes:
+    """An ErrorDetail for a request that reached no handler; requestType follows the path."""
+    operation = spec.operation_for_path(path)
+    request_type = REQUEST_TYPES.get(operation or "", "METER_LOOKUP_REQUEST")
+    default_type, default_message = BY_STATUS.get(status, BY_STATUS[500 if status >= 500 else 400])
+    body = error_detail(error_type or default_type, request_type, request_id or _id_from_path(path),
+                        message=message or default_message, detail=detail)
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _id_from_path(path: str) -> str:
+    """The message id a path carries: its last segment (every operation path ends with one)."""
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    return "" if last in ("", "retry", "trial", "tokenPurchases") else last
+
+
+def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -> ConnexionResponse:
+    return ConnexionResponse(status_code=status, mimetype="application/json", content_type="application/json",
+                             body=body, headers=headers or {})
+
+
+def format_problem(request: ConnexionRequest, exc: FormatProblem) -> ConnexionResponse:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    path_id = _id_from_path(request.url.path)
+    return _response(400, error_body(request.url.path, 400, detail={"formatErrors": exc.errors},
+                                     request_id=str(body.get("id") or path_id)))
+
+
+def problem(request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
+    detail = {"reason": str(exc.detail or exc.title)}
+    headers = dict(exc.headers or {})
+    if exc.status == 400:
+        detail = {"formatErrors": [{"field": "request", "msg": str(exc.detail), "value": ""}]}
+    if exc.status == 401:
+        headers.setdefault("WWW-Authenticate", 'Basic realm="ppu-sim"')
+    return _response(exc.status, error_body(request.url.path, exc.status, detail=detail), headers)
+
+
+def http_exception(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
+    path = request.url.path
+    headers = dict(exc.headers or {})
+    detail = {"reason": f"{request.method} {path}: {exc.detail}"}
+    if exc.status_code == 405:
+        allowed = spec.methods_for_path(path) or ["POST"]
+        headers["Allow"] = ", ".join(allowed)
+        detail["allowedMethods"] = allowed
+    return _response(exc.status_code, error_body(path, exc.status_code, detail=detail), headers)
+
+
+def unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _response(500, error_body(request.url.path, 500, detail={"reason": "internal error; see server log"}))

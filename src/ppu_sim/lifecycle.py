@@ -1,0 +1,448 @@
+"""The transaction lifecycle: what the provider does with each request, and what it remembers.
+
+Rules kept here (none of them HTTP): request ids are single-use; purchases vend once and are
+replayed to retries and reprints; advices are idempotent until a final state; confirmations
+and reversals exclude each other. What a meter looks like and how a request is answered comes
+from the scenario that matches it; this module applies it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from ppu_sim.datagen import DataGenerator, email_for
+from ppu_sim.errors import ProviderError
+from ppu_sim.scenario.matcher import Catalogue, RequestFacts, UnknownScenario
+from ppu_sim.scenario.model import Delay, Fault, FreeUnits, Scenario, Step
+from ppu_sim.store import Advice, KeyChangeRecord, PurchaseRecord, Store
+from ppu_sim.tokens import TokenSpec, receipt_number, rng_for, token_number, vend
+
+PROVIDER_INSTITUTION = "PPUSIM"
+DEFAULT_CURRENCY = "710"
+
+TRANSACTION_FIELDS = (
+    "id", "time", "originator", "client", "settlementEntity", "receiver", "thirdPartyIdentifiers",
+    "slipData", "basketRef", "tranType", "srcAccType", "destAccType", "stan", "rrn",
+)  # fmt: skip
+ADVICE_FIELDS = ("id", "requestId", "time", "thirdPartyIdentifiers", "stan", "rrn", "amounts")
+PURCHASE_FIELDS = (
+    "purchaseTotal", "taxTotal", "amounts", "meter", "customer", "utility", "utilityType", "tokens",
+    "debtRecoveryCharges", "serviceCharges", "vatInvoiceNumber",
+)  # fmt: skip
+# Which id a scripted sequence counts per, by default, for each operation.
+ADVICE_OPERATIONS = frozenset({"confirmTokenPurchase", "reverseTokenPurchase", "retryPurchaseRequest"})
+
+
+@dataclass
+class Reply:
+    """The provider's answer: a status and body (or error), and how the reply should travel."""
+
+    status: int
+    body: dict[str, Any] | None = None
+    error: ProviderError | None = None
+    delay: Delay | None = None
+    fault: Fault | None = None
+
+
+class Provider:
+    """One simulated provider: the scenarios in force, and everything it has acknowledged."""
+
+    def __init__(self, catalogue: Catalogue, store: Store, seed: int = 0) -> None:
+        self.catalogue = catalogue
+        self.store = store
+        self.seed = seed
+        self.data = DataGenerator(seed)
+
+    # -- operations -------------------------------------------------------------------------
+
+    def meter_lookup(self, lookup_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
+        self._claim("lookup", lookup_id)
+        scenario, step = self._script("createMeterLookup", body, headers, per=body["meter"]["meterId"])
+        if refused := self._refusal(step):
+            return refused
+        profile = self._profile(scenario, body["meter"]["meterId"])
+        response = self._echo(body)
+        response.update(
+            meter={**profile["meter"], **body["meter"]},
+            customer=profile["customer"],
+            utility=profile["utility"],
+            minAmount={"amount": profile["minAmount"], "currency": DEFAULT_CURRENCY},
+            maxAmount={"amount": profile["maxAmount"], "currency": DEFAULT_CURRENCY},
+        )
+        if profile["arrears"] is not None:
+            response["arrearsAmount"] = {"amount": profile["arrears"], "currency": DEFAULT_CURRENCY}
+        if scenario and _free_units(scenario):
+            response["bsstDue"] = self._free_units_due(scenario, body["meter"]["meterId"])
+        return self._shaped(step, 201, response)
+
+    def purchase(self, purchase_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
+        self._claim("purchase", purchase_id)
+        meter_id = body["meter"]["meterId"]
+        scenario, step = self._script("createTokenPurchaseRequest", body, headers, per=meter_id)
+        if refused := self._refusal(step):
+            return refused  # declined before processing: a retry will be processed afresh
+        record = self._process_purchase(purchase_id, scenario, body)
+        if record.error is not None:
+            return Reply(record.error["status"], error=_stored_error(record))
+        if step and step.error:
+            return self._shaped(step, 201, None)  # vended, but the reply is an error: a lost reply
+        return self._shaped(step, 201, record.response)
+
+    def retry(
+        self, purchase_id: str, body: dict[str, Any], headers: Mapping[str, str], operation: str
+    ) -> Reply:
+        scenario, step = self._script(operation, body, headers, per=purchase_id)
+        if refused := self._refusal(step):
+            return refused
+        record = self.store.purchase(purchase_id)
+        if record is None:
+            # Never seen: the provider processes the retry as the purchase itself.
+            self.store.claim("purchase", purchase_id)
+            record = self._process_purchase(purchase_id, scenario, body)
+        if record.error is not None:
+            return Reply(record.error["status"], error=_stored_error(record))
+        return self._shaped(step, 202, self._replay(record.response, body))
+
+    def trial(self, trial_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
+        self._claim("trial", trial_id)
+        scenario, step = self._script("trialTokenPurchaseRequest", body, headers, per=body["meter"]["meterId"])
+        if refused := self._refusal(step):
+            return refused
+        return self._shaped(step, 200, self._purchase_response(trial_id, scenario, body, trial=True))
+
+    def confirm(
+        self, purchase_id: str, confirmation_id: str, body: dict[str, Any], headers: Mapping[str, str]
+    ) -> Reply:
+        return self._advise("confirmation", purchase_id, confirmation_id, body, headers)
+
+    def reverse(
+        self, purchase_id: str, reversal_id: str, body: dict[str, Any], headers: Mapping[str, str]
+    ) -> Reply:
+        return self._advise("reversal", purchase_id, reversal_id, body, headers)
+
+    def reprint(self, reprint_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
+        self._claim("reprint", reprint_id)
+        meter_id = body["meter"]["meterId"]
+        _, step = self._script("requestTokenReprint", body, headers, per=meter_id)
+        if refused := self._refusal(step):
+            return refused
+        record = self._find_for_reprint(meter_id, body.get("originalRef"))
+        if record is None:
+            raise ProviderError(
+                400,
+                "UNABLE_TO_LOCATE_RECORD",
+                {"reason": f"no purchase to reprint for meter {meter_id}"
+                 + (f" and reference {body['originalRef']}" if body.get("originalRef") else "")},
+                "No token to reprint",
+            )
+        return self._shaped(step, 200, self._replay(record.response, body))
+
+    def fault_report(self, request_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
+        self._claim("faultReport", request_id)
+        _, step = self._script("createFaultReport", body, headers, per=body["meter"]["meterId"])
+        if refused := self._refusal(step):
+            return refused
+        rng = rng_for(self.seed, "fault", request_id)
+        response = self._echo(body)
+        description = body.get("faultDescription") or f"Fault reported: {body['faultType']}"
+        response.update(reference=receipt_number(rng, "FLT"), description=description[:160])
+        return self._shaped(step, 201, response)
+
+    def key_change(self, request_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
+        self._claim("keyChange", request_id)
+        meter_id = body["meter"]["meterId"]
+        scenario, step = self._script("createKeyChangeTokenRequest", body, headers, per=meter_id)
+        if refused := self._refusal(step):
+            return refused
+        rng = rng_for(self.seed, "keyChange", request_id)
+        profile = self._profile(scenario, meter_id)
+        response = self._echo(body)
+        response["meter"] = {**profile["meter"], **body["meter"], "keyChangeData": self._key_change_data(scenario, rng)}
+        free = {"amount": 0, "currency": DEFAULT_CURRENCY, "tax": 0}
+        response["tokens"] = [
+            {"tokenType": "KC", "units": 0.0, "amount": dict(free), "token": token_number(rng)} for _ in range(2)
+        ]
+        self.store.save_key_change(KeyChangeRecord(request_id, meter_id, response))
+        return self._shaped(step, 201, response)
+
+    def confirm_key_change(
+        self, request_id: str, confirmation_id: str, body: dict[str, Any], headers: Mapping[str, str]
+    ) -> Reply:
+        record = self.store.key_change(request_id)
+        if record is None:
+            raise _not_found("key change request", request_id)
+        _, step = self._script("confirmKeyChange", body, headers, per=request_id, meter_id=record.meter_id)
+        if refused := self._refusal(step):
+            return refused
+        record.confirmations.setdefault(confirmation_id, _advice_echo(body))
+        return self._shaped(step, 202, record.confirmations[confirmation_id])
+
+    def notify(self, purchase_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
+        _, step = self._script("notifyTokenPurchase", body, headers, per=purchase_id)
+        if refused := self._refusal(step):
+            return refused
+        self.store.add_event("tokenPurchase", body)
+        return self._shaped(step, 202, None)
+
+    # -- scripting --------------------------------------------------------------------------
+
+    def _script(
+        self, operation: str, body: Mapping[str, Any], headers: Mapping[str, str], *, per: str,
+        meter_id: str | None = None,
+    ) -> tuple[Scenario | None, Step | None]:
+        """The scenario answering this request, and the step of its sequence that applies now."""
+        facts = RequestFacts.of(operation, body, headers)
+        if meter_id is not None:
+            facts = replace(facts, meter_id=meter_id)
+        try:
+            scenario = self.catalogue.select(facts)
+        except UnknownScenario as exc:
+            raise ProviderError(
+                400,
+                "FORMAT_ERROR",
+                {"formatErrors": [{"field": "header:X-PPU-Scenario", "msg": "no such scenario", "value": str(exc)}]},
+            ) from None
+        return scenario, self._step(scenario, operation, per, facts.meter_id)
+
+    def _step(self, scenario: Scenario | None, operation: str, purchase_key: str, meter_id: str | None) -> Step | None:
+        if scenario is None:
+            return None
+        steps = scenario.steps_for(operation)
+        if not steps:
+            return None
+        default_per = "purchase" if operation in ADVICE_OPERATIONS else "meter"
+        per = steps[0].per or default_per
+        key = {"purchase": purchase_key, "meter": meter_id or purchase_key, "scenario": ""}[per]
+        n = self.store.count((scenario.pack, scenario.name, operation, key))
+        for step in steps:
+            if step.times is None or n <= step.times:
+                return step
+            n -= step.times
+        return None
+
+    @staticmethod
+    def _refusal(step: Step | None) -> Reply | None:
+        """A scripted error that declines the request before anything is processed."""
+        if step is None or step.error is None or step.processes:
+            return None
+        return Provider._shaped(step, step.error.status, None)
+
+    @staticmethod
+    def _shaped(step: Step | None, status: int, body: dict[str, Any] | None) -> Reply:
+        if step is None:
+            return Reply(status, body)
+        error = None
+        if step.error is not None:
+            e = step.error
+            error = ProviderError(e.status, e.error_type, dict(e.detail or {}), e.message)
+            status = e.status
+        elif step.status is not None:
+            status = step.status
+        return Reply(status, body, error, step.delay, step.fault)
+
+    # -- purchases --------------------------------------------------------------------------
+
+    def _process_purchase(self, purchase_id: str, scenario: Scenario | None, body: dict[str, Any]) -> PurchaseRecord:
+        meter_id = body["meter"]["meterId"]
+        name = scenario.name if scenario else None
+        try:
+            response = self._purchase_response(purchase_id, scenario, body, trial=False)
+        except ProviderError as exc:
+            error = {"status": exc.status, "errorType": exc.error_type, "detail": exc.detail, "message": exc.message}
+            record = PurchaseRecord(purchase_id, meter_id, name, "declined", error=error)
+        else:
+            record = PurchaseRecord(purchase_id, meter_id, name, "vended", response=response)
+        self.store.save_purchase(record)
+        return record
+
+    def _purchase_response(
+        self, purchase_id: str, scenario: Scenario | None, body: dict[str, Any], *, trial: bool
+    ) -> dict[str, Any]:
+        if scenario is None:
+            raise _unknown_meter(body["meter"]["meterId"])
+        meter_id = body["meter"]["meterId"]
+        profile = self._profile(scenario, meter_id)
+        asked = body["purchaseAmount"]
+        amount, currency = asked["amount"], asked["currency"]
+        free = _free_units(scenario)
+        free_due = self._free_units_due(scenario, meter_id)
+        tokens = self._token_plan(scenario, free_due)
+        if amount == 0:
+            if not free_due:
+                raise ProviderError(400, "NO_FREE_UNITS_DUE", {"meterId": meter_id})
+            tokens = tuple(t for t in tokens if t.type == "BSST")
+        elif amount < profile["minAmount"]:
+            raise ProviderError(400, "AMOUNT_TOO_LOW", {"minAmount": profile["minAmount"], "requested": amount})
+        elif amount > profile["maxAmount"]:
+            raise ProviderError(400, "AMOUNT_TOO_HIGH", {"maxAmount": profile["maxAmount"], "requested": amount})
+        approved = min(amount, scenario.approve_max) if scenario.approve_max is not None else amount
+        rng = rng_for(self.seed, "purchase", purchase_id)
+        breakdown = vend(approved, currency, replace(scenario.vend, tokens=tokens), rng, issue_numbers=not trial)
+        if not trial and free_due and free is not None and free.due == "once":
+            self.store.set_meter_flag(meter_id, "freeUnitsIssued", True)
+        response = self._echo(body)
+        if "transactionLabels" in body:
+            response["transactionLabels"] = body["transactionLabels"]
+        meter = {**profile["meter"], **body["meter"]}
+        if any(t.type == "KC" for t in tokens):
+            meter["keyChangeData"] = self._key_change_data(scenario, rng)
+        response.update(
+            meter=meter,
+            customer=profile["customer"],
+            utility=profile["utility"],
+            utilityType=body.get("utilityType") or profile["utilityType"],
+            amounts={"requestAmount": dict(asked), "approvedAmount": {"amount": approved, "currency": currency}},
+            vatInvoiceNumber=receipt_number(rng, "INV"),
+            **breakdown.as_response_fields(currency),
+        )
+        if scenario.meter.slip_lines:
+            response["slipData"] = {"messageLines": [_slip_line(x) for x in scenario.meter.slip_lines]}
+        return response
+
+    @staticmethod
+    def _token_plan(scenario: Scenario, free_due: bool) -> tuple[TokenSpec, ...]:
+        """The scenario's tokens, with the free token present exactly when one is due."""
+        planned = [t for t in scenario.vend.tokens if t.type != "BSST"]
+        free = _free_units(scenario)
+        if free_due and free is not None:
+            position = next((i for i, t in enumerate(scenario.vend.tokens) if t.type == "BSST"), 0)
+            planned.insert(position, TokenSpec("BSST", Decimal(str(free.units))))
+        return tuple(planned)
+
+    def _free_units_due(self, scenario: Scenario | None, meter_id: str) -> bool:
+        free = _free_units(scenario) if scenario else None
+        if free is None or free.due == "never":
+            return False
+        return free.due == "always" or not self.store.meter_flag(meter_id, "freeUnitsIssued")
+
+    def _find_for_reprint(self, meter_id: str, original_ref: str | None) -> PurchaseRecord | None:
+        candidates = [r for r in self.store.purchases_for_meter(meter_id) if r.response and r.status != "reversed"]
+        if original_ref:
+            return next((r for r in reversed(candidates) if original_ref in _references(r)), None)
+        return candidates[-1] if candidates else None
+
+    # -- advices ----------------------------------------------------------------------------
+
+    def _advise(
+        self, kind: str, purchase_id: str, advice_id: str, body: dict[str, Any], headers: Mapping[str, str]
+    ) -> Reply:
+        operation = "confirmTokenPurchase" if kind == "confirmation" else "reverseTokenPurchase"
+        record = self.store.purchase(purchase_id)
+        if record is None:
+            raise _not_found("purchase", purchase_id)
+        _, step = self._script(operation, body, headers, per=purchase_id, meter_id=record.meter_id)
+        if refused := self._refusal(step):
+            return refused
+        known = record.advices.get(advice_id)
+        if known is not None and known.kind == kind:
+            return self._shaped(step, 202, known.body)  # an advice is repeated until final: same answer
+        final = {"confirmation": "confirmed", "reversal": "reversed"}[kind]
+        if record.status in ("confirmed", "reversed") and record.status != final:
+            raise ProviderError(
+                400,
+                "TRANSACTION_NOT_SUPPORTED",
+                {"reason": f"purchase {purchase_id} is already {record.status}; a {kind} cannot follow"},
+                f"Already {record.status}",
+            )
+        if record.status == "declined" and kind == "confirmation":
+            raise ProviderError(
+                400, "TRANSACTION_DECLINED", {"reason": f"purchase {purchase_id} was declined"}, "Purchase declined"
+            )
+        if record.status != "declined":
+            record.status = final
+        record.advices[advice_id] = Advice(kind, _advice_echo(body))
+        self.store.save_purchase(record)
+        return self._shaped(step, 202, record.advices[advice_id].body)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _claim(self, kind: str, request_id: str) -> None:
+        if not self.store.claim(kind, request_id):
+            raise ProviderError(400, "DUPLICATE_RECORD", {"reason": f"request id {request_id} was already used"})
+
+    def _profile(self, scenario: Scenario | None, meter_id: str) -> dict[str, Any]:
+        generated = self.data.meter_profile(meter_id)
+        spec = scenario.meter if scenario else None
+        if spec is None:
+            return {**generated, "utilityType": "Electricity", "minAmount": 100, "maxAmount": 500_000, "arrears": None}
+        customer = {**generated["customer"], **spec.customer}
+        if "emailAddress" not in spec.customer:
+            customer["emailAddress"] = email_for(customer["firstName"], customer["lastName"])
+        return {
+            "meter": {**generated["meter"], **spec.meter},
+            "customer": customer,
+            "utility": {**generated["utility"], **spec.utility},
+            "utilityType": spec.utility_type or "Electricity",
+            "minAmount": spec.min_amount,
+            "maxAmount": spec.max_amount,
+            "arrears": spec.arrears,
+        }
+
+    def _key_change_data(self, scenario: Scenario | None, rng: Any) -> dict[str, str]:
+        scripted = scenario.meter.key_change if scenario else None
+        return dict(scripted) if scripted else {
+            "newSupplyGroupCode": f"{rng.randrange(100000, 999999)}",
+            "newKeyRevisionNumber": str(rng.randrange(1, 9)),
+            "newTariffIndex": f"{rng.randrange(1, 99):02d}",
+        }
+
+    def _echo(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The request's transaction fields verbatim, plus the provider's own reference."""
+        out = {k: copy.deepcopy(body[k]) for k in TRANSACTION_FIELDS if k in body}
+        rng = rng_for(self.seed, "tpi", str(body.get("id")))
+        out["thirdPartyIdentifiers"] = [
+            *out.get("thirdPartyIdentifiers", []),
+            {"institutionId": PROVIDER_INSTITUTION, "transactionIdentifier": f"{rng.randrange(16**12):012x}"},
+        ]
+        return out
+
+    def _replay(self, stored: dict[str, Any] | None, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A stored purchase answered again: same tokens and amounts, this request's transaction fields."""
+        assert stored is not None
+        out = self._echo(body)
+        out.update({k: copy.deepcopy(stored[k]) for k in PURCHASE_FIELDS if k in stored})
+        for key in ("transactionLabels", "slipData"):
+            if key in stored and key not in body:
+                out[key] = copy.deepcopy(stored[key])
+        return out
+
+
+def _free_units(scenario: Scenario) -> FreeUnits | None:
+    """The meter's free-unit scheme; a BSST token in the vend list alone means "always due"."""
+    if scenario.meter.free_units is not None:
+        return scenario.meter.free_units
+    listed = next((t for t in scenario.vend.tokens if t.type == "BSST"), None)
+    return FreeUnits(float(listed.units or 50), "always") if listed else None
+
+
+def _advice_echo(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: copy.deepcopy(body[k]) for k in ADVICE_FIELDS if k in body}
+
+
+def _slip_line(line: Mapping[str, Any]) -> dict[str, Any]:
+    return {"fontWidthScaleFactor": 1.0, "fontHeightScaleFactor": 1.0, "line": False, "cut": False, **line}
+
+
+def _references(record: PurchaseRecord) -> set[str]:
+    response = record.response or {}
+    refs = {record.id, response.get("vatInvoiceNumber", "")}
+    refs.update(t.get("receiptNum", "") for t in response.get("tokens", ()))
+    refs.update(t.get("transactionIdentifier", "") for t in response.get("thirdPartyIdentifiers", ()))
+    return refs - {""}
+
+
+def _stored_error(record: PurchaseRecord) -> ProviderError:
+    e = record.error or {}
+    return ProviderError(e["status"], e["errorType"], dict(e.get("detail") or {}), e.get("message"))
+
+
+def _not_found(what: str, request_id: str) -> ProviderError:
+    return ProviderError(404, "UNABLE_TO_LOCATE_RECORD", {"reason": f"no {what} with id {request_id}"})
+
+
+def _unknown_meter(meter_id: str) -> ProviderError:
+    return ProviderError(400, "UNKNOWN_METER_ID", {"meterId": meter_id})

@@ -1,0 +1,342 @@
+"""Load and check scenario packs; every problem is reported as ``file:line: field: message``.
+
+A pack is checked against the JSON Schema shipped beside this module, then for what a schema
+cannot say: known errorTypes, statuses the contract lists for the operation, patterns that
+compile, ranges that are not empty. Nothing half-loaded is ever used: a pack loads whole or not.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from ppu_sim.errors import ERROR_TYPES
+from ppu_sim.paths import bundled
+from ppu_sim.scenario.model import (
+    ANY_OPERATION,
+    Delay,
+    ErrorReply,
+    Fault,
+    FreeUnits,
+    Match,
+    MeterSpec,
+    Pack,
+    Scenario,
+    Step,
+)
+from ppu_sim.tokens import ChargeSpec, TariffBlock, TokenSpec, VendSpec
+
+Path_ = tuple[str | int, ...]
+
+
+class ScenarioError(Exception):
+    """One or more problems in scenario files, each already naming its file, line and field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def pack_schema() -> dict[str, Any]:
+    text = resources.files("ppu_sim.scenario").joinpath("pack.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+_VALIDATOR = jsonschema.Draft202012Validator(pack_schema())
+
+
+def builtin_pack_paths() -> list[Path]:
+    """Built-in packs in load order; default.yaml (the catch-alls) is loaded first, so it ranks last."""
+    files = sorted(bundled("scenarios").glob("*.y*ml"), key=lambda p: (p.name != "default.yaml", p.name))
+    return files
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, directories as their *.yaml / *.yml files in name order."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
+        else:
+            out.append(path)
+    return out
+
+
+def load_packs(paths: Iterable[Path], allowed_statuses: Mapping[str, frozenset[int]]) -> list[Pack]:
+    """Load every file or fail with all problems of all files together."""
+    packs: list[Pack] = []
+    problems: list[str] = []
+    for path in expand_paths(paths):
+        try:
+            packs.append(load_pack(path, allowed_statuses))
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    seen: dict[tuple[str, str], str] = {}
+    for pack in packs:
+        for sc in pack.scenarios:
+            key = (pack.name, sc.name)
+            if key in seen:
+                problems.append(f"{sc.source}: name: scenario {sc.name!r} is already defined at {seen[key]}")
+            seen[key] = sc.source
+    if problems:
+        raise ScenarioError(problems)
+    return packs
+
+
+def load_pack(path: Path, allowed_statuses: Mapping[str, frozenset[int]]) -> Pack:
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ScenarioError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
+    try:
+        data = yaml.safe_load(text)
+        lines = _line_map(yaml.compose(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ScenarioError([f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
+    at = _Locator(str(path), lines)
+    problems = [
+        at(tuple(err.absolute_path), _schema_message(err))
+        for err in sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    ]
+    if problems:
+        raise ScenarioError(problems)
+    builder = _Builder(at, allowed_statuses, data.get("pack") or path.stem)
+    scenarios = tuple(builder.scenario(sc, ("scenarios", i)) for i, sc in enumerate(data["scenarios"]))
+    latency = builder.delay(data["latency"], ("latency",)) if "latency" in data else None
+    if builder.problems:
+        raise ScenarioError(builder.problems)
+    return Pack(builder.pack, str(path), data.get("description", ""), scenarios, latency)
+
+
+def _schema_message(err: jsonschema.ValidationError) -> str:
+    if err.validator == "oneOf" and err.context:
+        # The most specific branch explains best ("'STDX' is not one of [...]").
+        best = jsonschema.exceptions.best_match(err.context)
+        return best.message
+    if err.validator == "additionalProperties":
+        return err.message.replace("Additional properties are not allowed", "unknown field(s)")
+    return err.message
+
+
+class _Locator:
+    """Turns a data path into ``file:line: dotted.field: message``."""
+
+    def __init__(self, file: str, lines: dict[Path_, int]) -> None:
+        self.file = file
+        self.lines = lines
+
+    def where(self, path: Path_) -> str:
+        probe = path
+        while probe not in self.lines and probe:
+            probe = probe[:-1]
+        return f"{self.file}:{self.lines.get(probe, 1)}"
+
+    def __call__(self, path: Path_, message: str) -> str:
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "(top)"
+        return f"{self.where(path)}: {field}: {message}"
+
+
+def _line_map(node: yaml.Node | None, path: Path_ = (), out: dict[Path_, int] | None = None) -> dict[Path_, int]:
+    out = {} if out is None else out
+    if node is None:
+        return out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, key.value)
+            out[child] = key.start_mark.line + 1
+            _line_map(value, child, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, (*path, i), out)
+    return out
+
+
+class _Builder:
+    """Schema-valid data to model objects, collecting the checks a schema cannot express."""
+
+    def __init__(self, at: _Locator, allowed: Mapping[str, frozenset[int]], pack: str) -> None:
+        self.at = at
+        self.allowed = allowed
+        self.pack = pack
+        self.problems: list[str] = []
+
+    def problem(self, path: Path_, message: str) -> None:
+        self.problems.append(self.at(path, message))
+
+    def scenario(self, data: dict[str, Any], path: Path_) -> Scenario:
+        vend = data.get("vend", {})
+        return Scenario(
+            name=data["name"],
+            pack=self.pack,
+            summary=data.get("summary", ""),
+            tags=tuple(data.get("tags", ())),
+            match=self.match(data.get("match", {}), (*path, "match")),
+            meter=self.meter(data.get("meter", {}), (*path, "meter")),
+            vend=self.vend(vend),
+            respond={
+                op: tuple(self.step(op, s, (*path, "respond", op, i)) for i, s in enumerate(steps))
+                for op, steps in data.get("respond", {}).items()
+            },
+            approve_max=vend.get("approveMax"),
+            source=self.at.where(path),
+        )
+
+    def match(self, data: dict[str, Any], path: Path_) -> Match:
+        meter_id = data.get("meterId")
+        ids = pattern = sts = None
+        if isinstance(meter_id, str):
+            ids = frozenset([meter_id])
+        elif isinstance(meter_id, list):
+            ids = frozenset(meter_id)
+        elif isinstance(meter_id, dict) and "pattern" in meter_id:
+            pattern = self.regex(meter_id["pattern"], (*path, "meterId", "pattern"))
+        elif isinstance(meter_id, dict):
+            sts = meter_id["sts"]
+        amount = data.get("amount")
+        lo, hi = (amount, amount) if isinstance(amount, int) else ((amount or {}).get("min"), (amount or {}).get("max"))
+        if lo is not None and hi is not None and lo > hi:
+            self.problem((*path, "amount"), f"empty range: min {lo} > max {hi}")
+        ops = data.get("operations")
+        return Match(
+            operations=frozenset(ops) if ops else None,
+            meter_ids=ids,
+            meter_pattern=pattern,
+            sts=sts,
+            amount_min=lo,
+            amount_max=hi,
+            currency=data.get("currency"),
+            utility_type=data.get("utilityType"),
+            originator_id=data.get("originatorId"),
+            client_id=data.get("clientId"),
+            terminal_id=data.get("terminalId"),
+            labels=tuple(sorted(data.get("transactionLabels", {}).items())),
+            headers=tuple(sorted((k.lower(), v) for k, v in data.get("header", {}).items())),
+        )
+
+    def regex(self, text: str, path: Path_) -> re.Pattern[str] | None:
+        try:
+            return re.compile(text)
+        except re.error as exc:
+            self.problem(path, f"bad pattern {text!r}: {exc}")
+            return None
+
+    def meter(self, data: dict[str, Any], path: Path_) -> MeterSpec:
+        codes = ("supplyGroupCode", "keyRevisionNum", "tariffIndex", "tokenTechCode", "algorithmCode", "serviceType")
+        lo, hi = data.get("minAmount", 100), data.get("maxAmount", 500_000)
+        if lo > hi:
+            self.problem((*path, "minAmount"), f"minAmount {lo} is above maxAmount {hi}")
+        free = data.get("freeUnits")
+        return MeterSpec(
+            meter={k: data[k] for k in codes if k in data},
+            customer=dict(data.get("customer", {})),
+            utility=dict(data.get("utility", {})),
+            utility_type=data.get("utilityType"),
+            min_amount=lo,
+            max_amount=hi,
+            arrears=data.get("arrears"),
+            free_units=FreeUnits(float(free.get("units", 50)), free.get("due", "once")) if free else None,
+            key_change=data.get("keyChange"),
+            slip_lines=tuple(data.get("slip", ())),
+        )
+
+    def vend(self, data: dict[str, Any]) -> VendSpec:
+        default = VendSpec()
+        tariff = data.get("tariff")
+        if isinstance(tariff, (int, float)):
+            blocks: tuple[TariffBlock, ...] = (TariffBlock(_dec(tariff)),)
+        elif tariff:
+            blocks = tuple(
+                TariffBlock(_dec(b["rate"]), _dec(b["units"]) if "units" in b else None) for b in tariff
+            )
+        else:
+            blocks = default.tariff
+        return VendSpec(
+            tokens=tuple(
+                TokenSpec(t) if isinstance(t, str) else TokenSpec(t["type"], _dec(t.get("units", 0)))
+                for t in data.get("tokens", ["STD"])
+            ),
+            tariff=blocks,
+            vat_rate=_dec(data.get("vatRate", default.vat_rate)),
+            debt_recovery=tuple(self.charge(c) for c in data.get("debtRecovery", ())),
+            service_charges=tuple(self.charge(c) for c in data.get("serviceCharges", ())),
+        )
+
+    @staticmethod
+    def charge(data: dict[str, Any]) -> ChargeSpec:
+        percent = data.get("percent")
+        return ChargeSpec(
+            data["description"], data.get("amount"), _dec(percent) if percent is not None else None, data.get("balance")
+        )
+
+    def step(self, op: str, data: dict[str, Any], path: Path_) -> Step:
+        error = None
+        if "error" in data:
+            err = data["error"]
+            status = err.get("status", 400)
+            if err["errorType"] not in ERROR_TYPES:
+                self.problem((*path, "error", "errorType"), f"{err['errorType']!r} is not an errorType of the contract")
+            for target in self._targets(op):
+                if status not in self.allowed.get(target, frozenset({status})):
+                    allowed = ", ".join(map(str, sorted(self.allowed[target])))
+                    self.problem(
+                        (*path, "error", "status"),
+                        f"{target} cannot answer {status} under the contract (it lists {allowed})",
+                    )
+                    break
+            error = ErrorReply(status, err["errorType"], err.get("message"), err.get("detail"))
+        if "vend" in data and error is None:
+            self.problem((*path, "vend"), "vend only makes sense with error (a success always vends)")
+        if not ({"error", "status", "delay", "fault"} & data.keys()):
+            self.problem(path, "a step needs at least one of error, status, delay, fault")
+        return Step(
+            times=data.get("times"),
+            per=data.get("per"),
+            error=error,
+            vend=data.get("vend"),
+            status=data.get("status"),
+            delay=self.delay(data["delay"], (*path, "delay")) if "delay" in data else None,
+            fault=self.fault(data["fault"]) if "fault" in data else None,
+        )
+
+    def _targets(self, op: str) -> list[str]:
+        return [o for o in self.allowed if o != "retryPurchaseRequestByRetryId"] if op == ANY_OPERATION else [op]
+
+    def delay(self, data: Any, path: Path_) -> Delay:
+        if isinstance(data, (int, float)):
+            return Delay("fixed", float(data))
+        if "fixed" in data:
+            return Delay("fixed", float(data["fixed"]))
+        if "uniform" in data:
+            lo, hi = map(float, data["uniform"])
+            if lo > hi:
+                self.problem((*path, "uniform"), f"empty range: {lo} > {hi}")
+            return Delay("uniform", lo, hi)
+        params = data["lognormal"]
+        return Delay("lognormal", float(params["median"]), float(params.get("sigma", 1.0)))
+
+    @staticmethod
+    def fault(data: Any) -> Fault:
+        if isinstance(data, str):
+            return Fault(data)
+        return Fault(
+            data["kind"],
+            data.get("then", "answer"),
+            data.get("seconds"),
+            data.get("chunk", 8),
+            data.get("interval", 0.5),
+        )
+
+
+def _dec(value: float | int | str) -> Decimal:
+    return Decimal(str(value))

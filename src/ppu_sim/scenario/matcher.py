@@ -1,0 +1,100 @@
+"""Which scenario answers a request: precedence, matching rules and the override header."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ppu_sim.scenario.model import Match, Pack, Scenario
+
+OVERRIDE_HEADER = "x-ppu-scenario"
+
+
+def is_sts_meter_number(meter_id: str) -> bool:
+    """11 or 13 digits whose last digit is the Luhn (mod 10) check digit of the others."""
+    if len(meter_id) not in (11, 13) or not meter_id.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(meter_id[:-1])):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return (10 - total % 10) % 10 == int(meter_id[-1])
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """The parts of a request that scenarios can match on, pulled out once per request."""
+
+    operation: str
+    meter_id: str | None = None
+    amount: int | None = None
+    currency: str | None = None
+    utility_type: str | None = None
+    originator_id: str | None = None
+    client_id: str | None = None
+    terminal_id: str | None = None
+    labels: frozenset[tuple[str, str]] = frozenset()
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, operation: str, body: Mapping[str, Any], headers: Mapping[str, str]) -> RequestFacts:
+        amount = body.get("purchaseAmount") or {}
+        originator = body.get("originator") or {}
+        return cls(
+            operation=operation,
+            meter_id=(body.get("meter") or {}).get("meterId"),
+            amount=amount.get("amount"),
+            currency=amount.get("currency"),
+            utility_type=body.get("utilityType"),
+            originator_id=(originator.get("institution") or {}).get("id"),
+            client_id=(body.get("client") or {}).get("id"),
+            terminal_id=originator.get("terminalId"),
+            labels=frozenset((lb.get("name"), lb.get("value")) for lb in body.get("transactionLabels") or ()),
+            headers={k.lower(): v for k, v in headers.items()},
+        )
+
+
+def matches(rule: Match, req: RequestFacts) -> bool:
+    """All criteria must hold; a criterion on a field the request lacks does not hold."""
+    checks = (
+        rule.operations is None or req.operation in rule.operations,
+        rule.meter_ids is None or req.meter_id in rule.meter_ids,
+        rule.meter_pattern is None or (req.meter_id is not None and rule.meter_pattern.fullmatch(req.meter_id)),
+        rule.sts is None or (req.meter_id is not None and is_sts_meter_number(req.meter_id) == rule.sts),
+        rule.amount_min is None or (req.amount is not None and req.amount >= rule.amount_min),
+        rule.amount_max is None or (req.amount is not None and req.amount <= rule.amount_max),
+        rule.currency is None or req.currency == rule.currency,
+        rule.utility_type is None or req.utility_type == rule.utility_type,
+        rule.originator_id is None or req.originator_id == rule.originator_id,
+        rule.client_id is None or req.client_id == rule.client_id,
+        rule.terminal_id is None or req.terminal_id == rule.terminal_id,
+        all(label in req.labels for label in rule.labels),
+        all(req.headers.get(k) == v for k, v in rule.headers),
+    )
+    return all(checks)
+
+
+class UnknownScenario(LookupError):
+    """The override header named a scenario that is not loaded."""
+
+
+class Catalogue:
+    """Loaded packs in precedence order: a later-loaded pack wins; within a pack, the first match."""
+
+    def __init__(self, packs: Sequence[Pack]) -> None:
+        self.packs = tuple(packs)
+        self.ordered: tuple[Scenario, ...] = tuple(sc for pack in reversed(self.packs) for sc in pack.scenarios)
+        self.by_name: dict[str, Scenario] = {}
+        for sc in reversed(self.ordered):
+            self.by_name[sc.name] = sc  # the higher-precedence definition of a name wins
+        self.latency = next((p.latency for p in reversed(self.packs) if p.latency), None)
+
+    def select(self, req: RequestFacts) -> Scenario | None:
+        named = req.headers.get(OVERRIDE_HEADER)
+        if named:
+            try:
+                return self.by_name[named]
+            except KeyError:
+                raise UnknownScenario(named) from None
+        return next((sc for sc in self.ordered if matches(sc.match, req)), None)

@@ -1,0 +1,74 @@
+"""The contract document: where it is, and the facts the server derives from it.
+
+Routing and validation are Connexion's, straight from the file; this module only answers the
+few questions asked outside a routed request (which statuses an operation may answer, which
+operation an unroutable path was aiming at).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ppu_sim.paths import bundled
+
+SPEC_FILE = "prepaidutility-v3.yaml"
+BASE_PATH = "/prepaidutility/v3"
+
+
+def spec_path() -> Path:
+    return bundled("openapi") / SPEC_FILE
+
+
+@cache
+def document() -> dict[str, Any]:
+    return yaml.safe_load(spec_path().read_text("utf-8"))
+
+
+def operations() -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """operationId -> (method, path template, operation object)."""
+    return {
+        op["operationId"]: (method.upper(), path, op)
+        for path, item in document()["paths"].items()
+        for method, op in item.items()
+        if isinstance(op, dict) and "operationId" in op
+    }
+
+
+@cache
+def allowed_statuses() -> dict[str, frozenset[int]]:
+    """Every status each operation lists; scripted replies must stay within them."""
+    return {op_id: frozenset(int(s) for s in op["responses"]) for op_id, (_, _, op) in operations().items()}
+
+
+@cache
+def _templates() -> list[tuple[re.Pattern[str], str, str]]:
+    out = []
+    for op_id, (method, path, _) in operations().items():
+        parts = re.split(r"(\{[^/]+?\})", path)
+        regex = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+        out.append((re.compile(regex), method, op_id))
+    return out
+
+
+def _relative(path: str) -> str:
+    return path[len(BASE_PATH) :] if path.startswith(BASE_PATH) else path
+
+
+def operation_for_path(path: str) -> str | None:
+    """The operation an API path addresses (any method), else the first one of the same resource."""
+    relative = _relative(path)
+    exact = [op for rx, _, op in _templates() if rx.fullmatch(relative)]
+    if exact:
+        return exact[0]
+    resource = "/" + relative.strip("/").split("/")[0]
+    return next((op for op, (_, p, _) in operations().items() if p.split("/")[:2] == resource.split("/")), None)
+
+
+def methods_for_path(path: str) -> list[str]:
+    """Methods the contract defines for a path (for the Allow header of a 405)."""
+    return sorted({method for rx, method, _ in _templates() if rx.fullmatch(_relative(path))})

@@ -1,0 +1,185 @@
+"""Token vending arithmetic: how an approved amount becomes tokens, charges, units and VAT.
+
+The contract's rule, which every breakdown here keeps: a TaxableAmount's ``amount`` excludes its
+``tax``, and over all tokens, debt recovery charges and service charges, amount + tax equals the
+approved purchase amount. Tokens that cost nothing (free, key change, refund, power limit) carry 0.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Any
+
+TOKEN_TYPES = ("STD", "BSST", "REFUND", "KC", "PWRLMT")
+ZERO_VALUE_TOKENS = frozenset({"BSST", "REFUND", "KC", "PWRLMT"})
+
+
+@dataclass(frozen=True)
+class TariffBlock:
+    """``units`` is the block's size (None: unbounded); ``rate`` is minor units per unit, VAT inclusive."""
+
+    rate: Decimal
+    units: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class TokenSpec:
+    type: str
+    units: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class ChargeSpec:
+    """A deduction from the purchase; ``amount`` is VAT inclusive, or ``percent`` of the approved amount."""
+
+    description: str
+    amount: int | None = None
+    percent: Decimal | None = None
+    balance: int | None = None
+
+
+@dataclass(frozen=True)
+class VendSpec:
+    tokens: tuple[TokenSpec, ...] = (TokenSpec("STD"),)
+    tariff: tuple[TariffBlock, ...] = (TariffBlock(Decimal("250.00")),)
+    vat_rate: Decimal = Decimal(15)
+    debt_recovery: tuple[ChargeSpec, ...] = ()
+    service_charges: tuple[ChargeSpec, ...] = ()
+
+
+@dataclass
+class Breakdown:
+    """The money-carrying part of a PurchaseResponse."""
+
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+    debt_recovery: list[dict[str, Any]] = field(default_factory=list)
+    service_charges: list[dict[str, Any]] = field(default_factory=list)
+    purchase_total: int = 0
+    tax_total: int = 0
+
+    def as_response_fields(self, currency: str) -> dict[str, Any]:
+        return {
+            "purchaseTotal": {"amount": self.purchase_total, "currency": currency},
+            "taxTotal": {"amount": self.tax_total, "currency": currency},
+            "tokens": self.tokens,
+            "debtRecoveryCharges": self.debt_recovery,
+            "serviceCharges": self.service_charges,
+        }
+
+
+def rng_for(seed: int, *key: str) -> random.Random:
+    """A generator private to one transaction, so outcomes do not depend on request order."""
+    return random.Random(":".join((str(seed), *key)))
+
+
+def token_number(rng: random.Random) -> str:
+    """A 20-digit STS token number."""
+    return f"{rng.randrange(10**20):020d}"
+
+
+def receipt_number(rng: random.Random, prefix: str = "RCT") -> str:
+    return f"{prefix}{rng.randrange(10**9):09d}"
+
+
+def split_vat(gross: int, rate: Decimal) -> tuple[int, int]:
+    """Split a VAT-inclusive amount into (amount excluding tax, tax), in whole minor units."""
+    tax = int((Decimal(gross) * rate / (Decimal(100) + rate)).quantize(Decimal(1), ROUND_HALF_UP))
+    return gross - tax, tax
+
+
+def units_for(gross: int, tariff: tuple[TariffBlock, ...]) -> tuple[Decimal, list[dict[str, Any]]]:
+    """Units bought by a VAT-inclusive amount, filling tariff blocks in order (0.1 unit resolution)."""
+    left = Decimal(gross)
+    total = Decimal(0)
+    calc: list[dict[str, Any]] = []
+    for block in tariff:
+        if left <= 0:
+            break
+        affordable = (left / block.rate).quantize(Decimal("0.1"), ROUND_DOWN)
+        units = affordable if block.units is None else min(affordable, block.units)
+        if units <= 0:
+            break
+        calc.append({"units": float(units), "rate": float(block.rate)})
+        total += units
+        left -= units * block.rate
+    return total, calc
+
+
+def taxable(amount: int, tax: int, currency: str, rate: Decimal) -> dict[str, Any]:
+    return {"amount": amount, "currency": currency, "tax": tax, "taxType": "VAT", "taxRate": float(rate)}
+
+
+def vend(
+    approved: int, currency: str, spec: VendSpec, rng: random.Random, *, issue_numbers: bool = True
+) -> Breakdown:
+    """Turn an approved amount into charges first, then tokens for what is left.
+
+    ``issue_numbers`` False gives a trial breakdown: the same amounts and units, no token numbers.
+    """
+    out = Breakdown()
+    left = approved
+    for charge in spec.service_charges:
+        gross = min(charge.amount or 0, left)
+        left -= gross
+        net, tax = split_vat(gross, spec.vat_rate)
+        out.service_charges.append(
+            {"amount": taxable(net, tax, currency, spec.vat_rate), "description": charge.description}
+        )
+        out.tax_total += tax
+    for charge in spec.debt_recovery:
+        wanted = charge.amount if charge.amount is not None else _percent_of(approved, charge.percent)
+        owed = charge.balance if charge.balance is not None else wanted
+        gross = max(0, min(wanted, left, owed))
+        left -= gross
+        net, tax = split_vat(gross, spec.vat_rate)
+        out.debt_recovery.append(
+            {
+                "amount": taxable(net, tax, currency, spec.vat_rate),
+                "description": charge.description,
+                "balance": {"amount": owed - gross, "currency": currency},
+                "receiptNum": receipt_number(rng, "DRC"),
+            }
+        )
+        out.tax_total += tax
+    for token in spec.tokens:
+        out.tokens.extend(_tokens_of(token, left, currency, spec, rng, issue_numbers))
+        if token.type == "STD":
+            left = 0  # one standard token takes all that is left
+    out.purchase_total = sum(t["amount"]["amount"] for t in out.tokens)
+    out.tax_total += sum(t["amount"]["tax"] for t in out.tokens)
+    return out
+
+
+def _percent_of(amount: int, percent: Decimal | None) -> int:
+    return int((Decimal(amount) * (percent or Decimal(0)) / 100).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def _tokens_of(
+    token: TokenSpec, left: int, currency: str, spec: VendSpec, rng: random.Random, issue_numbers: bool
+) -> list[dict[str, Any]]:
+    def one(units: Decimal, amount: dict[str, Any], calc: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "tokenType": token.type,
+            "units": float(units),
+            "amount": amount,
+            "token": token_number(rng) if issue_numbers else "",
+        }
+        if issue_numbers:
+            entry["receiptNum"] = receipt_number(rng)
+        if calc:
+            entry["tariffCalc"] = calc
+        return entry
+
+    if token.type == "STD":
+        if left <= 0:
+            return []
+        units, calc = units_for(left, spec.tariff)
+        net, tax = split_vat(left, spec.vat_rate)
+        return [one(units, taxable(net, tax, currency, spec.vat_rate), calc)]
+    free = taxable(0, 0, currency, spec.vat_rate)
+    if token.type == "KC":
+        # A key change is always a pair: one token per key register.
+        return [one(Decimal(0), free), one(Decimal(0), free)]
+    return [one(token.units, free)]
