@@ -35,6 +35,15 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def sts_meter(payload: str) -> str:
+    """An STS meter number: the payload plus its Luhn mod-10 check digit (computed here, independently)."""
+    total = 0
+    for i, ch in enumerate(reversed(payload)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return payload + str((10 - total % 10) % 10)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
