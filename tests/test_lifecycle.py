@@ -20,6 +20,7 @@ from tests.support import (
 )
 
 STS_METER = sts_meter("0123456789")
+ADVICES = {"confirmations": confirmation, "reversals": reversal}
 
 
 def buy(sim: Sim, meter: str = STS_METER, amount: int = 5000) -> tuple[str, dict]:
@@ -137,27 +138,25 @@ def test_reversal_is_accepted_and_idempotent(sim: Sim) -> None:
 @pytest.mark.parametrize("kind", ["confirmations", "reversals"])
 def test_advice_for_an_unknown_purchase_is_not_found(sim: Sim, kind: str) -> None:
     pid, aid = new_id(), new_id()
-    body = confirmation(pid, aid) if kind == "confirmations" else reversal(pid, aid)
+    body = ADVICES[kind](pid, aid)
     r = sim.post(f"/tokenPurchases/{pid}/{kind}/{aid}", body)
     err = error_of(r, 404, "UNABLE_TO_LOCATE_RECORD")
     assert err["id"] == aid and err["originalId"] == pid
     assert_conforms("confirmTokenPurchase" if kind == "confirmations" else "reverseTokenPurchase", r)
 
 
-def test_a_confirmed_purchase_cannot_be_reversed_nor_a_reversed_one_confirmed(sim: Sim) -> None:
-    confirmed, _ = buy(sim)
-    cid, rid = new_id(), new_id()
-    assert sim.post(f"/tokenPurchases/{confirmed}/confirmations/{cid}", confirmation(confirmed, cid)).status_code == 202
-    err = error_of(sim.post(f"/tokenPurchases/{confirmed}/reversals/{rid}", reversal(confirmed, rid)), 400,
+@pytest.mark.parametrize(("first", "then", "state"), [("confirmations", "reversals", "confirmed"),
+                                                      ("reversals", "confirmations", "reversed")])
+def test_a_confirmed_purchase_cannot_be_reversed_nor_a_reversed_one_confirmed(
+    sim: Sim, first: str, then: str, state: str
+) -> None:
+    pid, _ = buy(sim)
+    aid, bid = new_id(), new_id()
+    assert sim.post(f"/tokenPurchases/{pid}/{first}/{aid}", ADVICES[first](pid, aid)).status_code == 202
+    err = error_of(sim.post(f"/tokenPurchases/{pid}/{then}/{bid}", ADVICES[then](pid, bid)), 400,
                    "TRANSACTION_NOT_SUPPORTED")
-    assert "confirmed" in err["errorMessage"].lower()
-
-    reversed_, _ = buy(sim)
-    rid, cid = new_id(), new_id()
-    assert sim.post(f"/tokenPurchases/{reversed_}/reversals/{rid}", reversal(reversed_, rid)).status_code == 202
-    err = error_of(sim.post(f"/tokenPurchases/{reversed_}/confirmations/{cid}", confirmation(reversed_, cid)), 400,
-                   "TRANSACTION_NOT_SUPPORTED")
-    assert "reversed" in err["errorMessage"].lower()
+    assert state in err["errorMessage"].lower()
+    assert sim.post(f"/tokenPurchases/{pid}/{first}/{aid}", ADVICES[first](pid, aid)).status_code == 202
 
 
 def test_advice_request_id_must_match_the_purchase_in_the_path(sim: Sim) -> None:
