@@ -27,8 +27,12 @@ def _parser() -> argparse.ArgumentParser:
         "--scenarios", nargs="*", type=Path, default=_env_paths(), metavar="PATH",
         help="extra scenario files or folders, after the built-in packs [PPU_SIM_SCENARIOS, ':'-separated]",
     )
-    serve.add_argument("--seed", type=int, default=int(env("SEED", "0") or 0), help="makes all random choices repeatable [PPU_SIM_SEED]")
-    serve.add_argument("--users", default=env("USERS", ""), help="user:pass,... allowed (default: any) [PPU_SIM_USERS]")
+    serve.add_argument(
+        "--seed", type=int, default=int(env("SEED", "0") or 0), help="makes all random choices repeatable [PPU_SIM_SEED]"
+    )
+    serve.add_argument(
+        "--users", default=env("USERS", ""), help="user:pass,... allowed (default: any) [PPU_SIM_USERS]"
+    )
     serve.add_argument("--tokens", default=env("TOKENS", ""), help="bearer tokens allowed [PPU_SIM_TOKENS]")
     serve.add_argument(
         "--strict", action="store_true", default=(env("STRICT", "") or "").lower() in ("1", "true", "yes"),
