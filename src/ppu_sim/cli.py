@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
         help="extra scenario files or folders, after the built-in packs [PPU_SIM_SCENARIOS, ':'-separated]",
     )
     serve.add_argument(
-        "--seed", type=int, default=int(env("SEED", "0") or 0), help="makes all random choices repeatable [PPU_SIM_SEED]"
+        "--seed", type=int, default=int(env("SEED", "0") or 0), help="makes random choices repeatable [PPU_SIM_SEED]"
     )
     serve.add_argument(
         "--users", default=env("USERS", ""), help="user:pass,... allowed (default: any) [PPU_SIM_USERS]"
