@@ -33,8 +33,6 @@ PURCHASE_FIELDS = (
     "purchaseTotal", "taxTotal", "amounts", "meter", "customer", "utility", "utilityType", "tokens",
     "debtRecoveryCharges", "serviceCharges", "vatInvoiceNumber",
 )  # fmt: skip
-# Which id a scripted sequence counts per, by default, for each operation.
-ADVICE_OPERATIONS = frozenset({"confirmTokenPurchase", "reverseTokenPurchase", "retryPurchaseRequest"})
 
 
 @dataclass
@@ -61,7 +59,7 @@ class Provider:
 
     def meter_lookup(self, lookup_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
         self._claim("lookup", lookup_id)
-        scenario, step = self._script("createMeterLookup", body, headers, per=body["meter"]["meterId"])
+        scenario, step = self._script("createMeterLookup", body, headers, key=lookup_id)
         if refused := self._refusal(step):
             return refused
         profile = self._profile(scenario, body["meter"]["meterId"])
@@ -81,13 +79,12 @@ class Provider:
 
     def purchase(self, purchase_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
         self._claim("purchase", purchase_id)
-        meter_id = body["meter"]["meterId"]
-        scenario, step = self._script("createTokenPurchaseRequest", body, headers, per=meter_id)
+        scenario, step = self._script("createTokenPurchaseRequest", body, headers, key=purchase_id)
         if refused := self._refusal(step):
             return refused  # declined before processing: a retry will be processed afresh
         record = self._process_purchase(purchase_id, scenario, body)
         if record.error is not None:
-            return Reply(record.error["status"], error=_stored_error(record))
+            return _travelling(step, Reply(record.error["status"], error=_stored_error(record)))
         if step and step.error:
             return self._shaped(step, 201, None)  # vended, but the reply is an error: a lost reply
         return self._shaped(step, 201, record.response)
@@ -95,7 +92,7 @@ class Provider:
     def retry(
         self, purchase_id: str, body: dict[str, Any], headers: Mapping[str, str], operation: str
     ) -> Reply:
-        scenario, step = self._script(operation, body, headers, per=purchase_id)
+        scenario, step = self._script(operation, body, headers, key=purchase_id)
         if refused := self._refusal(step):
             return refused
         record = self.store.purchase(purchase_id)
@@ -104,12 +101,12 @@ class Provider:
             self.store.claim("purchase", purchase_id)
             record = self._process_purchase(purchase_id, scenario, body)
         if record.error is not None:
-            return Reply(record.error["status"], error=_stored_error(record))
+            return _travelling(step, Reply(record.error["status"], error=_stored_error(record)))
         return self._shaped(step, 202, self._replay(record.response, body))
 
     def trial(self, trial_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
         self._claim("trial", trial_id)
-        scenario, step = self._script("trialTokenPurchaseRequest", body, headers, per=body["meter"]["meterId"])
+        scenario, step = self._script("trialTokenPurchaseRequest", body, headers, key=trial_id)
         if refused := self._refusal(step):
             return refused
         return self._shaped(step, 200, self._purchase_response(trial_id, scenario, body, trial=True))
@@ -127,7 +124,7 @@ class Provider:
     def reprint(self, reprint_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
         self._claim("reprint", reprint_id)
         meter_id = body["meter"]["meterId"]
-        _, step = self._script("requestTokenReprint", body, headers, per=meter_id)
+        _, step = self._script("requestTokenReprint", body, headers, key=reprint_id)
         if refused := self._refusal(step):
             return refused
         record = self._find_for_reprint(meter_id, body.get("originalRef"))
@@ -143,7 +140,7 @@ class Provider:
 
     def fault_report(self, request_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
         self._claim("faultReport", request_id)
-        _, step = self._script("createFaultReport", body, headers, per=body["meter"]["meterId"])
+        _, step = self._script("createFaultReport", body, headers, key=request_id)
         if refused := self._refusal(step):
             return refused
         rng = rng_for(self.seed, "fault", request_id)
@@ -155,7 +152,7 @@ class Provider:
     def key_change(self, request_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
         self._claim("keyChange", request_id)
         meter_id = body["meter"]["meterId"]
-        scenario, step = self._script("createKeyChangeTokenRequest", body, headers, per=meter_id)
+        scenario, step = self._script("createKeyChangeTokenRequest", body, headers, key=request_id)
         if refused := self._refusal(step):
             return refused
         rng = rng_for(self.seed, "keyChange", request_id)
@@ -175,14 +172,15 @@ class Provider:
         record = self.store.key_change(request_id)
         if record is None:
             raise _not_found("key change request", request_id)
-        _, step = self._script("confirmKeyChange", body, headers, per=request_id, meter_id=record.meter_id)
+        # Matched on what the key change request carried; the confirmation itself names no meter.
+        _, step = self._script("confirmKeyChange", record.response, headers, key=request_id)
         if refused := self._refusal(step):
             return refused
         record.confirmations.setdefault(confirmation_id, _advice_echo(body))
         return self._shaped(step, 202, record.confirmations[confirmation_id])
 
     def notify(self, purchase_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
-        _, step = self._script("notifyTokenPurchase", body, headers, per=purchase_id)
+        _, step = self._script("notifyTokenPurchase", body, headers, key=purchase_id)
         if refused := self._refusal(step):
             return refused
         self.store.add_event("tokenPurchase", body)
@@ -191,13 +189,13 @@ class Provider:
     # -- scripting --------------------------------------------------------------------------
 
     def _script(
-        self, operation: str, body: Mapping[str, Any], headers: Mapping[str, str], *, per: str,
-        meter_id: str | None = None,
+        self, operation: str, body: Mapping[str, Any], headers: Mapping[str, str], *, key: str
     ) -> tuple[Scenario | None, Step | None]:
-        """The scenario answering this request, and the step of its sequence that applies now."""
+        """The scenario answering this request, and the step of its sequence that applies now.
+
+        ``key`` is the id the request is about (the purchase for advices and retries, else its own id).
+        """
         facts = RequestFacts.of(operation, body, headers)
-        if meter_id is not None:
-            facts = replace(facts, meter_id=meter_id)
         try:
             scenario = self.catalogue.select(facts)
         except UnknownScenario as exc:
@@ -206,17 +204,16 @@ class Provider:
                 "FORMAT_ERROR",
                 {"formatErrors": [{"field": "header:X-PPU-Scenario", "msg": "no such scenario", "value": str(exc)}]},
             ) from None
-        return scenario, self._step(scenario, operation, per, facts.meter_id)
+        return scenario, self._step(scenario, operation, key, facts.meter_id)
 
-    def _step(self, scenario: Scenario | None, operation: str, purchase_key: str, meter_id: str | None) -> Step | None:
+    def _step(self, scenario: Scenario | None, operation: str, request_key: str, meter_id: str | None) -> Step | None:
         if scenario is None:
             return None
         steps = scenario.steps_for(operation)
         if not steps:
             return None
-        default_per = "purchase" if operation in ADVICE_OPERATIONS else "meter"
-        per = steps[0].per or default_per
-        key = {"purchase": purchase_key, "meter": meter_id or purchase_key, "scenario": ""}[per]
+        per = scenario.counted_per(operation)
+        key = {"purchase": request_key, "meter": meter_id or request_key, "scenario": ""}[per]
         n = self.store.count((scenario.pack, scenario.name, operation, key))
         for step in steps:
             if step.times is None or n <= step.times:
@@ -253,9 +250,9 @@ class Provider:
             response = self._purchase_response(purchase_id, scenario, body, trial=False)
         except ProviderError as exc:
             error = {"status": exc.status, "errorType": exc.error_type, "detail": exc.detail, "message": exc.message}
-            record = PurchaseRecord(purchase_id, meter_id, name, "declined", error=error)
+            record = PurchaseRecord(purchase_id, meter_id, name, "declined", error=error, request=body)
         else:
-            record = PurchaseRecord(purchase_id, meter_id, name, "vended", response=response)
+            record = PurchaseRecord(purchase_id, meter_id, name, "vended", response=response, request=body)
         self.store.save_purchase(record)
         return record
 
@@ -305,11 +302,15 @@ class Provider:
 
     @staticmethod
     def _token_plan(scenario: Scenario, free_due: bool) -> tuple[TokenSpec, ...]:
-        """The scenario's tokens, with the free token present exactly when one is due."""
+        """The scenario's tokens, with the free token present exactly when one is due.
+
+        An unlisted free token goes after the key change pair: a meter must take the new keys first.
+        """
         planned = [t for t in scenario.vend.tokens if t.type != "BSST"]
         free = _free_units(scenario)
         if free_due and free is not None:
-            position = next((i for i, t in enumerate(scenario.vend.tokens) if t.type == "BSST"), 0)
+            after_keys = sum(1 for t in planned if t.type == "KC")
+            position = next((i for i, t in enumerate(scenario.vend.tokens) if t.type == "BSST"), after_keys)
             planned.insert(position, TokenSpec("BSST", Decimal(str(free.units))))
         return tuple(planned)
 
@@ -334,7 +335,8 @@ class Provider:
         record = self.store.purchase(purchase_id)
         if record is None:
             raise _not_found("purchase", purchase_id)
-        _, step = self._script(operation, body, headers, per=purchase_id, meter_id=record.meter_id)
+        # Matched on what the purchase asked (meter, amount, originator...); an advice names none of it.
+        _, step = self._script(operation, record.request or {}, headers, key=purchase_id)
         if refused := self._refusal(step):
             return refused
         known = record.advices.get(advice_id)
@@ -417,6 +419,13 @@ def _free_units(scenario: Scenario) -> FreeUnits | None:
         return scenario.meter.free_units
     listed = next((t for t in scenario.vend.tokens if t.type == "BSST"), None)
     return FreeUnits(float(listed.units or 50), "always") if listed else None
+
+
+def _travelling(step: Step | None, reply: Reply) -> Reply:
+    """A declined purchase still travels as the step says: a slow provider is slow to say no too."""
+    if step is not None:
+        reply.delay, reply.fault = step.delay, step.fault
+    return reply
 
 
 def _advice_echo(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ class PurchaseRecord:
     response: dict[str, Any] | None = None  # the PurchaseResponse, when tokens were issued
     error: dict[str, Any] | None = None  # status + ErrorDetail fields, when declined
     advices: dict[str, Advice] = field(default_factory=dict)
+    request: dict[str, Any] | None = None  # the PurchaseRequest, so follow-ups match on what it asked
 
 
 @dataclass

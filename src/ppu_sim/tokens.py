@@ -39,6 +39,12 @@ class ChargeSpec:
     percent: Decimal | None = None
     balance: int | None = None
 
+    def wanted(self, approved: int) -> int:
+        """What the charge asks of this purchase, before it is capped by the money left (and the balance)."""
+        if self.amount is not None:
+            return self.amount
+        return int((Decimal(approved) * (self.percent or Decimal(0)) / 100).quantize(Decimal(1), ROUND_HALF_UP))
+
 
 @dataclass(frozen=True)
 class VendSpec:
@@ -121,7 +127,7 @@ def vend(
     out = Breakdown()
     left = approved
     for charge in spec.service_charges:
-        gross = min(charge.amount or 0, left)
+        gross = min(charge.wanted(approved), left)
         left -= gross
         net, tax = split_vat(gross, spec.vat_rate)
         out.service_charges.append(
@@ -129,7 +135,7 @@ def vend(
         )
         out.tax_total += tax
     for charge in spec.debt_recovery:
-        wanted = charge.amount if charge.amount is not None else _percent_of(approved, charge.percent)
+        wanted = charge.wanted(approved)
         owed = charge.balance if charge.balance is not None else wanted
         gross = max(0, min(wanted, left, owed))
         left -= gross
@@ -150,10 +156,6 @@ def vend(
     out.purchase_total = sum(t["amount"]["amount"] for t in out.tokens)
     out.tax_total += sum(t["amount"]["tax"] for t in out.tokens)
     return out
-
-
-def _percent_of(amount: int, percent: Decimal | None) -> int:
-    return int((Decimal(amount) * (percent or Decimal(0)) / 100).quantize(Decimal(1), ROUND_HALF_UP))
 
 
 def _tokens_of(

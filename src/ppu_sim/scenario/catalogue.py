@@ -3,9 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
-from ppu_sim.scenario.model import ANY_OPERATION, OPERATIONS, Pack, Scenario
+from ppu_sim.scenario.model import ANY_OPERATION, OPERATIONS, Pack, Scenario, Step
+
+TOKEN_TAGS = {"BSST": "free-token", "KC": "key-change", "PWRLMT": "power-limit", "REFUND": "refund"}
+
+
+def step_tags(step: Step) -> set[str]:
+    tags: set[str] = set()
+    if step.error:
+        tags.add(f"errorType:{step.error.error_type}")
+        if step.error.status >= 500:
+            tags.add("5xx")
+        if step.error.status == 504:
+            tags.add("timeout")
+    if step.loses_reply:
+        tags.add("lost-reply")
+    if step.times:
+        tags.add("sequence")
+    if step.delay:
+        tags.update(("slow", f"delay:{step.delay.kind}"))
+    if step.fault:
+        hold_close = step.fault.kind == "hold" and step.fault.then == "close"
+        tags.add("fault:hold-close" if hold_close else f"fault:{step.fault.kind}")
+        if step.fault.kind == "hold":
+            tags.add("timeout")
+    if step.status:
+        tags.add(f"status:{step.status}")
+    if step.off_contract:
+        tags.add("off-contract")
+    return tags
 
 
 def derived_tags(sc: Scenario) -> list[str]:
@@ -13,29 +42,13 @@ def derived_tags(sc: Scenario) -> list[str]:
     tags: set[str] = set(sc.tags)
     for steps in sc.respond.values():
         for step in steps:
-            if step.error:
-                tags.add(f"errorType:{step.error.error_type}")
-                if step.error.status >= 500:
-                    tags.add("5xx")
-                if step.error.status == 504:
-                    tags.add("timeout")
-                if step.processes:
-                    tags.add("lost-reply")
-            if step.times:
-                tags.add("sequence")
-            if step.delay:
-                tags.add("slow")
-            if step.fault:
-                tags.add(f"fault:{step.fault.kind}")
-                if step.fault.kind == "hold":
-                    tags.add("timeout")
-            if step.status:
-                tags.add(f"status:{step.status}")
-    kinds = {t.type for t in sc.vend.tokens}
-    tags.update({"BSST": "free-token", "KC": "key-change", "PWRLMT": "power-limit", "REFUND": "refund"}[k]
-                for k in kinds if k != "STD")
-    if sc.meter.free_units:
+            tags |= step_tags(step)
+    tags.update(TOKEN_TAGS[t.type] for t in sc.vend.tokens if t.type in TOKEN_TAGS)
+    free = sc.meter.free_units
+    if free and free.due != "never":
         tags.add("free-token")
+    if free and free.due != "always":
+        tags.add("errorType:NO_FREE_UNITS_DUE")  # asking for free units (amount 0) once none are due
     if sc.vend.debt_recovery:
         tags.add("debt-recovery")
     if sc.vend.service_charges:
@@ -56,6 +69,20 @@ def operations_of(sc: Scenario) -> list[str]:
     return [op for op in OPERATIONS if op in scripted] or list(sc.match.operations or OPERATIONS)
 
 
+def describe_step(step: Step) -> dict[str, Any]:
+    """A step as plain data: what the client sees (status, errorType, transport) and what happens."""
+    out: dict[str, Any] = {
+        "times": step.times,
+        "status": step.error.status if step.error else step.status,
+        "errorType": step.error.error_type if step.error else None,
+        "processes": step.processes,
+        "delay": asdict(step.delay) if step.delay else None,
+        "fault": asdict(step.fault) if step.fault else None,
+        "offContract": step.off_contract,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def describe_catalogue(packs: Sequence[Pack]) -> list[dict[str, Any]]:
     """Every scenario, highest precedence first, as plain data."""
     rows = []
@@ -66,9 +93,15 @@ def describe_catalogue(packs: Sequence[Pack]) -> list[dict[str, Any]]:
                 "pack": sc.pack,
                 "meterIds": sorted(sc.match.meter_ids or ()),
                 "meterPattern": sc.match.meter_pattern.pattern if sc.match.meter_pattern else None,
+                "meterSts": sc.match.sts,
                 "operations": operations_of(sc),
                 "summary": sc.summary,
                 "tags": derived_tags(sc),
+                "script": {
+                    # per: null means the operation's default (docs/scenarios.md, "Sequences")
+                    op: {"per": steps[0].per, "steps": [describe_step(s) for s in steps]}
+                    for op, steps in sc.respond.items()
+                },
                 "source": sc.source,
             })
     return rows

@@ -22,6 +22,8 @@ from ppu_sim.errors import ERROR_TYPES
 from ppu_sim.paths import bundled
 from ppu_sim.scenario.model import (
     ANY_OPERATION,
+    OPERATIONS,
+    VENDING_OPERATIONS,
     Delay,
     ErrorReply,
     Fault,
@@ -119,9 +121,13 @@ def load_pack(path: Path, allowed_statuses: Mapping[str, frozenset[int]]) -> Pac
 
 
 def _schema_message(err: jsonschema.ValidationError) -> str:
+    if err.validator == "oneOf" and not err.context:
+        # Valid under several branches: only the "one of these keys" form is written that way.
+        keys = [branch["required"][0] for branch in err.validator_value if set(branch) == {"required"}]
+        return f"give only one of {', '.join(keys)}" if keys else "matches more than one allowed form"
     if err.validator == "oneOf" and err.context:
         # The most specific branch explains best ("'STDX' is not one of [...]").
-        best = jsonschema.exceptions.best_match(err.context)
+        best = jsonschema.exceptions.best_match([err])
         return best.message
     if err.validator == "additionalProperties":
         return err.message.replace("Additional properties are not allowed", "unknown field(s)")
@@ -175,19 +181,28 @@ class _Builder:
         self.problems.append(self.at(path, message))
 
     def scenario(self, data: dict[str, Any], path: Path_) -> Scenario:
+        match = self.match(data.get("match", {}), (*path, "match"))
+        meter = self.meter(data.get("meter", {}), (*path, "meter"))
         vend = data.get("vend", {})
+        if "vend" in data:
+            self.check_vend(vend, match, meter, (*path, "vend"))
+        respond = {}
+        for op, steps in data.get("respond", {}).items():
+            where = (*path, "respond", op)
+            if op != ANY_OPERATION and match.operations is not None and op not in match.operations:
+                self.problem(where, f"never used: match.operations does not include {op}")
+            targets = self._targets(op, match)
+            respond[op] = tuple(self.step(targets, s, (*where, i)) for i, s in enumerate(steps))
+            self.check_sequence(respond[op], where)
         return Scenario(
             name=data["name"],
             pack=self.pack,
             summary=data.get("summary", ""),
             tags=tuple(data.get("tags", ())),
-            match=self.match(data.get("match", {}), (*path, "match")),
-            meter=self.meter(data.get("meter", {}), (*path, "meter")),
+            match=match,
+            meter=meter,
             vend=self.vend(vend),
-            respond={
-                op: tuple(self.step(op, s, (*path, "respond", op, i)) for i, s in enumerate(steps))
-                for op, steps in data.get("respond", {}).items()
-            },
+            respond=respond,
             approve_max=vend.get("approveMax"),
             source=self.at.where(path),
         )
@@ -272,6 +287,20 @@ class _Builder:
             service_charges=tuple(self.charge(c) for c in data.get("serviceCharges", ())),
         )
 
+    def check_vend(self, data: dict[str, Any], match: Match, meter: MeterSpec, path: Path_) -> None:
+        """What the schema lets through but no contract message can carry."""
+        if match.operations is not None and not match.operations & VENDING_OPERATIONS:
+            self.problem(path, "vend shapes purchase responses, but the scenario matches no purchase operation")
+        kinds = [t if isinstance(t, str) else t["type"] for t in data.get("tokens", ["STD"])]
+        if kinds.count("STD") > 1:
+            self.problem((*path, "tokens"), "STD is listed more than once (one STD token takes all the money left)")
+        if "STD" not in kinds and meter.max_amount > 0:
+            self.problem(
+                (*path, "tokens"),
+                "without an STD token a paid purchase has nothing to carry its amount: "
+                "add STD, or set meter.maxAmount: 0 (free tokens only)",
+            )
+
     @staticmethod
     def charge(data: dict[str, Any]) -> ChargeSpec:
         percent = data.get("percent")
@@ -279,22 +308,21 @@ class _Builder:
             data["description"], data.get("amount"), _dec(percent) if percent is not None else None, data.get("balance")
         )
 
-    def step(self, op: str, data: dict[str, Any], path: Path_) -> Step:
+    def step(self, targets: list[str], data: dict[str, Any], path: Path_) -> Step:
+        off_contract = data.get("offContract", False)
         error = None
         if "error" in data:
             err = data["error"]
-            status = err.get("status", 400)
             if err["errorType"] not in ERROR_TYPES:
                 self.problem((*path, "error", "errorType"), f"{err['errorType']!r} is not an errorType of the contract")
-            for target in self._targets(op):
-                if status not in self.allowed.get(target, frozenset({status})):
-                    allowed = ", ".join(map(str, sorted(self.allowed[target])))
-                    self.problem(
-                        (*path, "error", "status"),
-                        f"{target} cannot answer {status} under the contract (it lists {allowed})",
-                    )
-                    break
-            error = ErrorReply(status, err["errorType"], err.get("message"), err.get("detail"))
+            error = ErrorReply(err.get("status", 400), err["errorType"], err.get("message"), err.get("detail"))
+            if not off_contract:
+                self.check_status(targets, error.status, (*path, "error", "status"))
+        if "status" in data:
+            if error is not None:
+                self.problem((*path, "status"), "status shapes a success; an error carries its own error.status")
+            elif not off_contract:
+                self.check_status(targets, data["status"], (*path, "status"))
         if "vend" in data and error is None:
             self.problem((*path, "vend"), "vend only makes sense with error (a success always vends)")
         if not ({"error", "status", "delay", "fault"} & data.keys()):
@@ -306,11 +334,28 @@ class _Builder:
             vend=data.get("vend"),
             status=data.get("status"),
             delay=self.delay(data["delay"], (*path, "delay")) if "delay" in data else None,
-            fault=self.fault(data["fault"]) if "fault" in data else None,
+            fault=self.fault(data["fault"], (*path, "fault")) if "fault" in data else None,
+            off_contract=off_contract,
         )
 
-    def _targets(self, op: str) -> list[str]:
-        return [o for o in self.allowed if o != "retryPurchaseRequestByRetryId"] if op == ANY_OPERATION else [op]
+    def check_status(self, targets: list[str], status: int, path: Path_) -> None:
+        for target in targets:
+            if status not in self.allowed.get(target, frozenset({status})):
+                listed = ", ".join(map(str, sorted(self.allowed[target])))
+                self.problem(path, f"{target} cannot answer {status} under the contract (it lists {listed})")
+                return
+
+    def check_sequence(self, steps: tuple[Step, ...], path: Path_) -> None:
+        for i, step in enumerate(steps[1:], start=1):
+            if step.per is not None:
+                self.problem((*path, i, "per"), "per counts the whole sequence: set it on the first step only")
+            if steps[i - 1].times is None:
+                self.problem((*path, i), "unreachable: the step before has no times, so it answers every request")
+
+    def _targets(self, op: str, match: Match) -> list[str]:
+        if op != ANY_OPERATION:
+            return [op]
+        return sorted(match.operations) if match.operations is not None else list(OPERATIONS)
 
     def delay(self, data: Any, path: Path_) -> Delay:
         if isinstance(data, (int, float)):
@@ -325,16 +370,20 @@ class _Builder:
         params = data["lognormal"]
         return Delay("lognormal", float(params["median"]), float(params.get("sigma", 1.0)))
 
-    @staticmethod
-    def fault(data: Any) -> Fault:
+    def fault(self, data: Any, path: Path_) -> Fault:
         if isinstance(data, str):
             return Fault(data)
+        kind = data["kind"]
+        for option, owner in (("then", "hold"), ("seconds", "hold"), ("chunk", "dribble"), ("interval", "dribble")):
+            if option in data and kind != owner:
+                self.problem((*path, option), f"{option} applies to {owner} faults only, not {kind}")
+        defaults = Fault(kind)
         return Fault(
-            data["kind"],
-            data.get("then", "answer"),
+            kind,
+            data.get("then", defaults.then),
             data.get("seconds"),
-            data.get("chunk", 8),
-            data.get("interval", 0.5),
+            data.get("chunk", defaults.chunk),
+            data.get("interval", defaults.interval),
         )
 
 

@@ -23,6 +23,18 @@ OPERATIONS = (
     "notifyTokenPurchase",
 )
 ANY_OPERATION = "*"
+# Operations whose success carries tokens, so the only ones a ``vend`` section can shape.
+VENDING_OPERATIONS = frozenset(
+    {"createTokenPurchaseRequest", "retryPurchaseRequest", "trialTokenPurchaseRequest", "requestTokenReprint"}
+)
+# Follow-ups a client repeats until they get a final answer: their sequences count per purchase
+# (or key change) by default; everything else counts per meter.
+REPEATED_OPERATIONS = frozenset(
+    {"confirmTokenPurchase", "reverseTokenPurchase", "retryPurchaseRequest", "confirmKeyChange", "notifyTokenPurchase"}
+)
+# Transport faults after which the client has no usable reply (a hold outlasts the client's timeout;
+# a dribbled body does arrive whole).
+REPLY_LOSING_FAULTS = frozenset({"reset", "close", "empty", "malformed", "truncated", "hold"})
 
 
 @dataclass(frozen=True)
@@ -64,11 +76,20 @@ class Step:
     status: int | None = None
     delay: Delay | None = None
     fault: Fault | None = None
+    # The author knowingly answers a status the contract does not list (a deviating reference server).
+    off_contract: bool = False
 
     @property
     def processes(self) -> bool:
         """Whether the request is carried out: errors decline unless ``vend``; replies shape a success."""
         return self.vend if self.vend is not None else self.error is None
+
+    @property
+    def loses_reply(self) -> bool:
+        """The request is carried out but the client never reads the outcome."""
+        if not self.processes:
+            return False
+        return self.error is not None or (self.fault is not None and self.fault.kind in REPLY_LOSING_FAULTS)
 
 
 @dataclass(frozen=True)
@@ -126,6 +147,12 @@ class Scenario:
 
     def steps_for(self, operation: str) -> tuple[Step, ...]:
         return self.respond.get(operation, self.respond.get(ANY_OPERATION, ()))
+
+    def counted_per(self, operation: str) -> str:
+        """What the sequence scripted for an operation counts per: meter, purchase or scenario."""
+        steps = self.steps_for(operation)
+        default = "purchase" if operation in REPEATED_OPERATIONS else "meter"
+        return (steps[0].per if steps else None) or default
 
 
 @dataclass(frozen=True)
