@@ -24,7 +24,7 @@ from ppu_sim.runtime import Simulator
 from ppu_sim.scenario.loader import builtin_pack_paths, load_packs
 from ppu_sim.scenario.matcher import Catalogue
 from ppu_sim.store import MemoryStore
-from ppu_sim.validation import FormatProblem, make_body_validator, make_parameter_validator
+from ppu_sim.validation import FormatProblem, make_body_validator, make_parameter_validator, strict_document
 
 
 class HandlerResolver(Resolver):
@@ -50,7 +50,7 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> Gatewa
         },
     )
     api.add_api(
-        spec.spec_path(),
+        strict_document(spec.document()) if settings.strict else spec.spec_path(),
         resolver=HandlerResolver(),
         pythonic_params=True,
         strict_validation=settings.strict,

@@ -1,12 +1,14 @@
 """Request body checking the way the production (Jackson-based) provider behaves, or strictly.
 
 Connexion hands every JSON body to :class:`ContractBodyValidator`. Lenient mode accepts what
-Jackson accepts: numbers sent as numeric strings, unknown fields. ``--strict`` rejects both.
-Either way every offending field is reported, not just the first, as ``{field, msg, value}``.
+Jackson accepts: numbers sent as numeric strings, unknown fields. ``--strict`` rejects both: it
+serves and enforces :func:`strict_document`, the contract with every model closed. Either way
+every offending field is reported, not just the first, as ``{field, msg, value}``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ from typing import Any
 from connexion.exceptions import BadRequestProblem
 from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
-from jsonschema import Draft4Validator, ValidationError
+from jsonschema import Draft4Validator, FormatChecker, ValidationError
 from jsonschema.exceptions import best_match
 
 UUID_ANY = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -24,6 +26,18 @@ UUID_V4 = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-
 ID_FIELDS = ("id", "requestId")
 NUMERIC = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 MAX_VALUE_ECHO = 80
+# Java's int and long: Jackson refuses a number that does not fit ("Numeric value out of range").
+INTEGER_RANGES = {"int32": 2**31, "int64": 2**63}
+
+
+def _format_checker() -> FormatChecker:
+    checker = copy.deepcopy(Draft4Validator.FORMAT_CHECKER)
+    for name, bound in INTEGER_RANGES.items():
+        checker.checks(name)(lambda value, bound=bound: not isinstance(value, int) or -bound <= value < bound)
+    return checker
+
+
+FORMAT_CHECKER = _format_checker()
 
 
 class FormatProblem(BadRequestProblem):
@@ -47,14 +61,14 @@ def _shown(value: Any) -> str:
     return text if len(text) <= MAX_VALUE_ECHO else text[: MAX_VALUE_ECHO - 1] + "…"
 
 
-def _branch(schema: dict[str, Any], value: Any) -> dict[str, Any] | None:
-    """For a oneOf with a discriminator, the branch the value's ``type`` selects."""
+def _branch(schema: dict[str, Any], value: Any) -> int | None:
+    """For a oneOf with a discriminator, the index of the branch the value's ``type`` selects."""
     if not isinstance(value, dict):
         return None
-    for branch in schema["oneOf"]:
+    for index, branch in enumerate(schema["oneOf"]):
         allowed = branch.get("properties", {}).get("type", {}).get("enum", ())
         if value.get("type") in allowed:
-            return branch
+            return index
     return None
 
 
@@ -62,7 +76,7 @@ def coerce(value: Any, schema: dict[str, Any]) -> Any:
     """Turn numeric strings into numbers where the schema wants numbers (Jackson's default)."""
     if "oneOf" in schema:
         branch = _branch(schema, value)
-        return coerce(value, branch) if branch else value
+        return value if branch is None else coerce(value, schema["oneOf"][branch])
     kind = schema.get("type")
     if kind in ("integer", "number") and isinstance(value, str) and NUMERIC.fullmatch(value.strip()):
         number = float(value)
@@ -79,41 +93,59 @@ def coerce(value: Any, schema: dict[str, Any]) -> Any:
     return value
 
 
-def unknown_fields(value: Any, schema: dict[str, Any], path: tuple[Any, ...] = ()) -> Iterator[dict[str, Any]]:
-    """Fields the contract does not define (strict mode rejects them)."""
-    if "oneOf" in schema:
-        branch = _branch(schema, value)
-        if branch:
-            yield from unknown_fields(value, branch, path)
-        return
-    if isinstance(value, dict):
-        props = schema.get("properties")
-        extra = schema.get("additionalProperties")
-        for key, item in value.items():
-            if props is not None and key in props:
-                yield from unknown_fields(item, props[key], (*path, key))
-            elif isinstance(extra, dict):
-                yield from unknown_fields(item, extra, (*path, key))
-            elif props is not None:
-                yield {"field": json_path((*path, key)), "msg": "unknown field", "value": _shown(item)}
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for i, item in enumerate(value):
-            yield from unknown_fields(item, schema["items"], (*path, i))
+def strict_document(document: dict[str, Any]) -> dict[str, Any]:
+    """The contract as ``--strict`` serves and enforces it: every model rejects unknown fields.
+
+    The spec's models carry no ``additionalProperties`` (Jackson ignores unknown fields), so
+    closing each one that lists its properties is exactly the strict reading; the free-form maps
+    (``additionalAmounts``, ``detailMessage``) stay open.
+    """
+    closed = copy.deepcopy(document)
+
+    def close(schema: Any) -> None:
+        if not isinstance(schema, dict):
+            return
+        if isinstance(schema.get("properties"), dict):
+            schema.setdefault("additionalProperties", False)
+            for sub in schema["properties"].values():
+                close(sub)
+        for key in ("items", "additionalProperties"):
+            close(schema.get(key))
+        for sub in schema.get("oneOf", ()):
+            close(sub)
+
+    for schema in closed.get("components", {}).get("schemas", {}).values():
+        close(schema)
+    return closed
 
 
-def describe(error: ValidationError) -> dict[str, Any]:
-    """One jsonschema error as {field, msg, value}, pointing at the field itself."""
+def describe(error: ValidationError) -> Iterator[dict[str, Any]]:
+    """One jsonschema error as {field, msg, value} entries, each pointing at the field itself."""
     if error.validator == "oneOf" and error.context:
-        error = best_match(error.context)
+        # A discriminated value is judged by the branch its type names, not by the closest miss.
+        branch = _branch(error.schema, error.instance)
+        chosen = [e for e in error.context if branch is not None and e.relative_schema_path[0] == branch]
+        for sub in chosen or [best_match(error.context)]:
+            yield from describe(sub)
+        return
     path = list(error.absolute_path)
+    if error.validator == "additionalProperties":
+        known = error.schema.get("properties", {})
+        for key, item in error.instance.items():
+            if key not in known:
+                yield {"field": json_path((*path, key)), "msg": "unknown field", "value": _shown(item)}
+        return
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else "?"
-        return {"field": json_path([*path, missing]), "msg": "may not be null", "value": "null"}
+        yield {"field": json_path([*path, missing]), "msg": "may not be null", "value": "null"}
+        return
     msg = error.message
     prefix = repr(error.instance)
-    if msg.startswith(prefix):  # "'abc' does not match ..." -> "does not match ..."
+    if error.validator == "format" and error.validator_value in INTEGER_RANGES:
+        msg = f"out of range of {error.validator_value}"
+    elif msg.startswith(prefix):  # "'abc' does not match ..." -> "does not match ..."
         msg = msg[len(prefix) :].strip()
-    return {"field": json_path(path), "msg": msg, "value": _shown(error.instance)}
+    yield {"field": json_path(path), "msg": msg, "value": _shown(error.instance)}
 
 
 def _not_v4(field: str, value: Any) -> dict[str, Any] | None:
@@ -140,8 +172,8 @@ def make_parameter_validator(strict: bool) -> type[ParameterValidator]:
             if self.strict_validation:
                 known = {p["name"] for p in self.parameters.get("query", [])}
                 errors += [
-                    {"field": f"query:{name}", "msg": "unknown query parameter", "value": _shown(request.query_params[name])}
-                    for name in request.query_params
+                    {"field": f"query:{name}", "msg": "unknown query parameter", "value": _shown(value)}
+                    for name, value in request.query_params.items()
                     if name not in known
                 ]
             for where, values in (("path", request.path_params), ("query", request.query_params)):
@@ -169,7 +201,7 @@ def make_body_validator(strict: bool) -> type[JSONRequestBodyValidator]:
 
         @property
         def _validator(self) -> Draft4Validator:
-            return Draft4RequestValidator(self._schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+            return Draft4RequestValidator(self._schema, format_checker=FORMAT_CHECKER)
 
         async def _parse(self, stream: Any, scope: Any) -> Any:
             raw = b"".join([chunk async for chunk in stream])
@@ -188,9 +220,8 @@ def make_body_validator(strict: bool) -> type[JSONRequestBodyValidator]:
                 raise FormatProblem([{"field": "body", "msg": "must be a JSON object", "value": _shown(body)}], body)
             if not strict:
                 coerce(body, self._schema)
-            errors = [describe(e) for e in self._validator.iter_errors(body)]
+            errors = [problem for e in self._validator.iter_errors(body) for problem in describe(e)]
             if strict:
-                errors.extend(unknown_fields(body, self._schema))
                 errors.extend(e for f in ID_FIELDS if (e := _not_v4(f, body.get(f))))
             if errors:
                 unique = list({(e["field"], e["msg"]): e for e in errors}.values())
