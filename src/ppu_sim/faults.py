@@ -2,14 +2,17 @@
 
 The provider decides *that* a reply is delayed or broken (a scenario step); the handler passes
 that decision out in an internal response header, and :class:`FaultMiddleware`, the outermost
-layer, strips the header and carries it out on the connection itself: it waits on the event
-loop, and for faults that break the connection it reaches the socket under the ASGI server.
+layer, strips the header and carries it out on the connection itself. The handler has finished
+by then (its worker thread is free): a delay or hold is only a timer on the event loop, and a
+fault that breaks the connection reaches the socket under the ASGI server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import math
 import socket
 import struct
@@ -17,12 +20,17 @@ from collections.abc import MutableMapping
 from dataclasses import asdict
 from typing import Any
 
+from ppu_sim import spec
 from ppu_sim.runtime import simulator_of
 from ppu_sim.scenario.model import Delay, Fault
 
 DIRECTIVE_HEADER = "x-ppu-sim-directive"
 _DIRECTIVE_BYTES = DIRECTIVE_HEADER.encode()
+# After breaking a connection, how long to wait for the server to notice before returning anyway.
+_BREAK_GRACE = 5.0
 Message = MutableMapping[str, Any]
+
+log = logging.getLogger("ppu_sim.faults")
 
 
 def encode_directive(delay: Delay | None, fault: Fault | None) -> dict[str, str]:
@@ -41,31 +49,16 @@ def sample(delay: Delay, rng: Any) -> float:
     return delay.a
 
 
-def _transport(send: Any) -> asyncio.Transport | None:
-    """The connection under uvicorn's send callable (its request cycle keeps it as .transport)."""
-    return getattr(getattr(send, "__self__", None), "transport", None)
-
-
-async def _break(send: Any, how: str) -> None:
-    transport = _transport(send)
-    if transport is None:
-        raise RuntimeError("transport faults need the uvicorn server (the ASGI send has no transport)")
-    if how == "reset":
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            # Linger 0: closing sends RST instead of FIN, which clients see as "connection reset".
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        transport.abort()
-    else:
-        transport.close()
-    await asyncio.sleep(0)  # let the server notice the disconnect before the app returns
-
-
 class FaultMiddleware:
-    """Outermost ASGI layer: global latency, scripted delays and transport faults."""
+    """Outermost ASGI layer: global latency, scripted delays and transport faults.
+
+    ``stopping`` is set when the server shuts down: waits end at once and held requests are
+    closed, so stopping the simulator never waits out a hold.
+    """
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self.stopping = asyncio.Event()
 
     async def __call__(self, scope: Message, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -77,28 +70,47 @@ class FaultMiddleware:
             held.append(message)
 
         await self.app(scope, receive, capture)
+        directive = _pop_directive(held[0]) if held else None
+        delay, fault = _delay(directive), _fault(directive)
         sim = simulator_of(scope)
-        start = held[0] if held else None
-        directive = _pop_directive(start) if start else None
-        latency = sim.provider.catalogue.latency if scope["path"].startswith("/prepaidutility/") else None
-        wait = sum(sample(d, sim.rng) for d in (latency, _delay(directive)) if d is not None)
-        if wait > 0:
-            await asyncio.sleep(wait)
-        fault = _fault(directive)
+        latency = sim.provider.catalogue.latency if _is_api(scope["path"]) else None
+        # Drawn in request order from the seeded generator: the same traffic replays the same timings.
+        wait = sum(sample(d, sim.rng) for d in (latency, delay) if d is not None)
+        if delay or fault or wait:
+            level = logging.INFO if delay or fault else logging.DEBUG
+            kind = fault.kind if fault else "-"
+            log.log(level, "%s %s: delay %.3f s, fault %s", scope["method"], scope["path"], wait, kind)
+        if wait > 0 and not await self._pause(wait, receive):
+            return
         if fault is None:
             for message in held:
                 await send(message)
             return
-        await self._misbehave(fault, held, send, sim.settings.hold_seconds)
+        await self._misbehave(fault, held, receive, send, sim.settings.hold_seconds)
 
-    async def _misbehave(self, fault: Fault, held: list[Message], send: Any, hold_seconds: float) -> None:
+    async def _pause(self, seconds: float, receive: Any) -> bool:
+        """Wait out ``seconds`` on the event loop; False if the client left meanwhile.
+
+        Shutting down ends the wait early (True), so the request finishes promptly.
+        """
+        gone = asyncio.ensure_future(_client_gone(receive))
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait((gone, stop), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            stop.cancel()
+        return not (gone.done() and not gone.cancelled())
+
+    async def _misbehave(self, fault: Fault, held: list[Message], receive: Any, send: Any, hold: float) -> None:
         start, body = held[0], b"".join(m.get("body", b"") for m in held[1:])
         kind = fault.kind
         if kind == "hold":
-            await asyncio.sleep(fault.seconds if fault.seconds is not None else hold_seconds)
-            kind = "close" if fault.then == "close" else "answer"
+            if not await self._pause(fault.seconds if fault.seconds is not None else hold, receive):
+                return
+            kind = "close" if fault.then == "close" or self.stopping.is_set() else "answer"
         if kind in ("reset", "close"):
-            await _break(send, kind)
+            await _break(send, receive, kind)
             return
         if kind == "answer":
             for message in held:
@@ -107,7 +119,8 @@ class FaultMiddleware:
         if kind == "empty":
             body = b""
         elif kind == "malformed":
-            body = body[: max(1, len(body) // 2)] + b"<!-- not JSON -->"
+            # Half a JSON document followed by markup: no JSON parser accepts it.
+            body = body[: len(body) // 2] + b"<!-- not JSON -->"
         declared = len(body)
         if kind == "truncated":
             body = body[: len(body) // 2]
@@ -115,13 +128,50 @@ class FaultMiddleware:
         if kind == "dribble":
             for i in range(0, len(body), fault.chunk):
                 await send({"type": "http.response.body", "body": body[i : i + fault.chunk], "more_body": True})
-                await asyncio.sleep(fault.interval)
+                if not self.stopping.is_set() and not await self._pause(fault.interval, receive):
+                    return
             await send({"type": "http.response.body", "body": b""})
         elif kind == "truncated":
             await send({"type": "http.response.body", "body": body, "more_body": True})
-            await _break(send, "close")
+            await _break(send, receive, "close")
         else:
             await send({"type": "http.response.body", "body": body})
+
+
+async def _client_gone(receive: Any) -> None:
+    """Return once the client has disconnected (any request body the app left unread is dropped)."""
+    try:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+    except Exception:  # a receive that refuses the rest of the body (over the size cap): cannot tell, so never
+        await asyncio.Event().wait()
+
+
+def _is_api(path: str) -> bool:
+    """The global latency is the provider's: it slows the contract's operations, not /health or the docs."""
+    return path.startswith(spec.BASE_PATH + "/") and bool(spec.methods_for_path(path))
+
+
+def _transport(send: Any) -> asyncio.Transport | None:
+    """The connection under uvicorn's send callable (its request cycle keeps it as .transport)."""
+    return getattr(getattr(send, "__self__", None), "transport", None)
+
+
+async def _break(send: Any, receive: Any, how: str) -> None:
+    transport = _transport(send)
+    if transport is None:
+        raise RuntimeError("transport faults need uvicorn's own send (not wrapped, as it is at --log-level trace)")
+    if how == "reset":
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Linger 0: closing sends RST instead of FIN, which clients see as "connection reset".
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    else:
+        transport.close()
+    # Return only once the server has seen the connection go, or it would report an unfinished response.
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(_client_gone(receive), _BREAK_GRACE)
 
 
 def _pop_directive(start: Message) -> dict[str, Any] | None:

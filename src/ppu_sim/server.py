@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import uvicorn
+from watchfiles import Change, awatch
 
 from ppu_sim.app import create_app, load_catalogue
 from ppu_sim.config import Settings
+from ppu_sim.faults import FaultMiddleware
 from ppu_sim.gateway import Gateway
 from ppu_sim.scenario.loader import ScenarioError
 
 log = logging.getLogger("ppu_sim")
+
+# Held requests are open connections: allow this many before the process runs out of descriptors.
+_WANTED_FILES = 65_536
 
 
 def run(settings: Settings) -> int:
@@ -24,35 +31,83 @@ def run(settings: Settings) -> int:
             log.error("%s", problem)
         log.error("not starting: %d problem(s) in scenario files", len(exc.problems))
         return 1
+    _raise_file_limit()
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-        lifespan="off", timeout_keep_alive=75, backlog=4096,
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        lifespan="off",
+        timeout_keep_alive=75,
+        backlog=4096,
     )
-    server = uvicorn.Server(config)
-    asyncio.run(_serve(server, app, settings))
-    return 0
+    server = _Server(config, app, settings)
+    server.run()
+    return 0 if server.started else 1
 
 
-async def _serve(server: uvicorn.Server, app: Gateway, settings: Settings) -> None:
-    watcher = None
-    if settings.watch and settings.scenario_paths:
-        watcher = asyncio.create_task(_watch(app, settings))
+class _Server(uvicorn.Server):
+    """uvicorn's server plus the scenario watcher, and an early end to held requests on shutdown."""
+
+    def __init__(self, config: uvicorn.Config, app: Gateway, settings: Settings) -> None:
+        super().__init__(config)
+        self.app = app
+        self.settings = settings
+        self.watcher: asyncio.Task[None] | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.settings.watch and self.settings.scenario_paths:
+            self.watcher = asyncio.create_task(_watch(self.app, self.settings.scenario_paths))
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.watcher:
+            self.watcher.cancel()
+        if isinstance(self.app.app, FaultMiddleware):
+            self.app.app.stopping.set()
+        await super().shutdown(sockets)
+
+
+async def _watch(app: Gateway, paths: Sequence[Path]) -> None:
+    """On a change to a --scenarios file, load everything afresh; keep the last good set on error.
+
+    The folders holding the files are watched rather than the files themselves, so an editor's
+    save-by-rename is seen too.
+    """
+    roots, relevant = _watch_targets(paths)
     try:
-        await server.serve()
-    finally:
-        if watcher:
-            watcher.cancel()
+        async for _ in awatch(*roots, watch_filter=relevant, recursive=False):
+            try:
+                catalogue = await asyncio.to_thread(load_catalogue, paths)
+            except ScenarioError as exc:
+                log.error("scenario reload failed; keeping the last good set:\n%s", exc)
+            else:
+                app.simulator.provider.catalogue = catalogue
+                count = sum(len(p.scenarios) for p in catalogue.packs)
+                log.info("scenarios reloaded: %d scenario(s) from %d pack(s)", count, len(catalogue.packs))
+    except (OSError, RuntimeError) as exc:  # e.g. a watched folder was deleted
+        log.error("stopped watching scenario files: %s", exc)
 
 
-async def _watch(app: Gateway, settings: Settings) -> None:
-    """On any change to a --scenarios path, load everything afresh; keep the last good set on error."""
-    from watchfiles import awatch
+def _watch_targets(paths: Sequence[Path]) -> tuple[list[Path], Callable[[Change, str], bool]]:
+    """Folders to watch, and which changes in them matter (the files given, or packs in a folder given)."""
+    files = {p.resolve() for p in paths if not p.is_dir()}
+    folders = {p.resolve() for p in paths if p.is_dir()}
 
-    existing = [str(p) for p in settings.scenario_paths if Path(p).exists()]
-    async for _ in awatch(*existing):
-        try:
-            app.simulator.provider.catalogue = load_catalogue(settings.scenario_paths)
-        except ScenarioError as exc:
-            log.error("scenario reload failed; keeping the last good set:\n%s", exc)
-        else:
-            log.info("scenarios reloaded from %s", ", ".join(existing))
+    def relevant(_change: Change, name: str) -> bool:
+        path = Path(name)
+        return path in files or (path.parent in folders and path.suffix in (".yaml", ".yml"))
+
+    return sorted({f.parent for f in files} | folders), relevant
+
+
+def _raise_file_limit() -> None:
+    """Lift the soft open-file limit (often 1,024) towards the hard one: each held request is a socket."""
+    try:
+        import resource
+    except ImportError:  # Windows has no such limit
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = _WANTED_FILES if hard == resource.RLIM_INFINITY else min(hard, _WANTED_FILES)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
