@@ -1,5 +1,8 @@
 """The contract adapter: one thin handler per operation (Connexion routes here by operationId).
 
+Handlers are coroutines so they run on the event loop, one at a time: the provider and its
+in-memory store need no locks, and no request ever waits for a worker thread.
+
 Each handler checks what the schema cannot (ids in the path agree with ids in the body), asks
 the provider, and shapes the reply. Nothing here decides what the provider answers.
 """
@@ -21,21 +24,21 @@ from ppu_sim.runtime import simulator_of
 Call = Callable[[Provider, dict[str, str]], Reply]
 
 
-def create_meter_lookup(lookup_id: str, body: dict[str, Any]) -> ConnexionResponse:
+async def create_meter_lookup(lookup_id: str, body: dict[str, Any]) -> ConnexionResponse:
     return _answer("createMeterLookup", body, lookup_id, lambda p, h: p.meter_lookup(lookup_id, body, h))
 
 
-def create_token_purchase_request(purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
+async def create_token_purchase_request(purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
     return _answer("createTokenPurchaseRequest", body, purchase_id, lambda p, h: p.purchase(purchase_id, body, h))
 
 
-def retry_purchase_request(purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
+async def retry_purchase_request(purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
     # A retry's body may carry its own id; the answer carries that id.
     op = "retryPurchaseRequest"
     return _answer(op, body, None, lambda p, h: p.retry(purchase_id, body, h, op), original_id=purchase_id)
 
 
-def retry_purchase_request_by_retry_id(purchase_id: str, retry_id: str, body: dict[str, Any]) -> ConnexionResponse:
+async def retry_purchase_request_by_retry_id(purchase_id: str, retry_id: str, body: dict[str, Any]) -> ConnexionResponse:
     """The pre-v3.5.2 retry path; behaves exactly like /retry (counted as retryPurchaseRequest)."""
     op = "retryPurchaseRequest"
     return _answer(
@@ -44,44 +47,44 @@ def retry_purchase_request_by_retry_id(purchase_id: str, retry_id: str, body: di
     )
 
 
-def trial_token_purchase_request(trial_id: str, body: dict[str, Any]) -> ConnexionResponse:
+async def trial_token_purchase_request(trial_id: str, body: dict[str, Any]) -> ConnexionResponse:
     return _answer("trialTokenPurchaseRequest", body, trial_id, lambda p, h: p.trial(trial_id, body, h))
 
 
-def confirm_token_purchase(purchase_id: str, confirmation_id: str, body: dict[str, Any]) -> ConnexionResponse:
+async def confirm_token_purchase(purchase_id: str, confirmation_id: str, body: dict[str, Any]) -> ConnexionResponse:
     return _answer(
         "confirmTokenPurchase", body, confirmation_id,
         lambda p, h: p.confirm(purchase_id, confirmation_id, body, h), original_id=purchase_id,
     )
 
 
-def reverse_token_purchase(purchase_id: str, reversal_id: str, body: dict[str, Any]) -> ConnexionResponse:
+async def reverse_token_purchase(purchase_id: str, reversal_id: str, body: dict[str, Any]) -> ConnexionResponse:
     return _answer(
         "reverseTokenPurchase", body, reversal_id,
         lambda p, h: p.reverse(purchase_id, reversal_id, body, h), original_id=purchase_id,
     )
 
 
-def request_token_reprint(reprint_id: str, body: dict[str, Any]) -> ConnexionResponse:
+async def request_token_reprint(reprint_id: str, body: dict[str, Any]) -> ConnexionResponse:
     return _answer("requestTokenReprint", body, reprint_id, lambda p, h: p.reprint(reprint_id, body, h))
 
 
-def create_fault_report(request_id: str, body: dict[str, Any]) -> ConnexionResponse:
+async def create_fault_report(request_id: str, body: dict[str, Any]) -> ConnexionResponse:
     return _answer("createFaultReport", body, request_id, lambda p, h: p.fault_report(request_id, body, h))
 
 
-def create_key_change_token_request(request_id: str, body: dict[str, Any]) -> ConnexionResponse:
+async def create_key_change_token_request(request_id: str, body: dict[str, Any]) -> ConnexionResponse:
     return _answer("createKeyChangeTokenRequest", body, request_id, lambda p, h: p.key_change(request_id, body, h))
 
 
-def confirm_key_change(request_id: str, confirmation_id: str, body: dict[str, Any]) -> ConnexionResponse:
+async def confirm_key_change(request_id: str, confirmation_id: str, body: dict[str, Any]) -> ConnexionResponse:
     return _answer(
         "confirmKeyChange", body, confirmation_id,
         lambda p, h: p.confirm_key_change(request_id, confirmation_id, body, h), original_id=request_id,
     )
 
 
-def notify_token_purchase(purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
+async def notify_token_purchase(purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
     return _answer("notifyTokenPurchase", body, purchase_id, lambda p, h: p.notify(purchase_id, body, h))
 
 

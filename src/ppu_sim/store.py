@@ -58,7 +58,7 @@ class Store(Protocol):
 
 
 class MemoryStore:
-    """Everything in dicts; all access happens on the event loop thread, so no locks are needed."""
+    """Everything in dicts; handlers are coroutines on one event loop, so no locks are needed."""
 
     def __init__(self) -> None:
         self._ids: dict[str, set[str]] = defaultdict(set)
