@@ -33,16 +33,20 @@ async def create_token_purchase_request(purchase_id: str, body: dict[str, Any]) 
 
 
 async def retry_purchase_request(purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    # A retry's body may carry its own id; the answer carries that id.
-    op = "retryPurchaseRequest"
-    return _answer(op, body, None, lambda p, h: p.retry(purchase_id, body, h, op), original_id=purchase_id)
+    return _retry("retryPurchaseRequest", purchase_id, body)
 
 
-async def retry_purchase_request_by_retry_id(purchase_id: str, retry_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    """The pre-v3.5.2 retry path; behaves exactly like /retry (counted as retryPurchaseRequest)."""
-    op = "retryPurchaseRequest"
+async def retry_purchase_request_by_retry_id(
+    purchase_id: str, retry_id: str, body: dict[str, Any]
+) -> ConnexionResponse:
+    """The pre-v3.5.2 retry path: its retryId names nothing the provider keeps, so it is /retry."""
+    return _retry("retryPurchaseRequestByRetryId", purchase_id, body)
+
+
+def _retry(operation: str, purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
+    # A retry's body may carry its own id; the answer carries that id. Both paths count as one operation.
     return _answer(
-        "retryPurchaseRequestByRetryId", body, None, lambda p, h: p.retry(purchase_id, body, h, op),
+        operation, body, None, lambda p, h: p.retry(purchase_id, body, h, "retryPurchaseRequest"),
         original_id=purchase_id,
     )
 
