@@ -274,3 +274,30 @@ def test_trial_and_lookup_do_not_need_a_purchase_amount_but_purchases_do(sim: Si
     body = {**transaction(pid), "meter": {"meterId": STS_METER}}
     err = error_of(sim.post(f"/tokenPurchases/{pid}", body), 400, "FORMAT_ERROR")
     assert "purchaseAmount" in [e["field"] for e in err["detailMessage"]["formatErrors"]]
+
+
+def test_debt_recovery_runs_down_the_balance_and_a_reversal_gives_it_back(start_sim) -> None:
+    server = start_sim()
+
+    def arrears() -> int:
+        lid = new_id()
+        return server.post(f"/meterLookups/{lid}", lookup("TST007", lid)).json()["arrearsAmount"]["amount"]
+
+    before = arrears()
+    balances, ids = [], []
+    for _ in range(2):
+        pid = new_id()
+        r = server.post(f"/tokenPurchases/{pid}", purchase("TST007", 20000, pid))
+        assert r.status_code == 201, r.text
+        charge = r.json()["debtRecoveryCharges"][0]
+        balances.append((charge["amount"]["amount"] + charge["amount"]["tax"], charge["balance"]["amount"]))
+        ids.append(pid)
+    (first_taken, first_left), (second_taken, second_left) = balances
+    assert first_taken > 0 and second_left == first_left - second_taken
+    assert arrears() == before - first_taken - second_taken
+    rid = new_id()
+    assert server.post(f"/tokenPurchases/{ids[1]}/reversals/{rid}", reversal(ids[1], rid)).status_code == 202
+    assert arrears() == before - first_taken
+    pid = new_id()
+    again = server.post(f"/tokenPurchases/{pid}", purchase("TST007", 20000, pid)).json()
+    assert again["debtRecoveryCharges"][0]["balance"]["amount"] == first_left - second_taken

@@ -19,7 +19,7 @@ from ppu_sim.errors import ProviderError
 from ppu_sim.scenario.matcher import Catalogue, RequestFacts, UnknownScenario
 from ppu_sim.scenario.model import Delay, Fault, FreeUnits, Scenario, Step
 from ppu_sim.store import Advice, KeyChangeRecord, PurchaseRecord, Store
-from ppu_sim.tokens import TokenSpec, receipt_number, rng_for, token_number, vend
+from ppu_sim.tokens import ChargeSpec, TokenSpec, receipt_number, rng_for, token_number, vend
 
 PROVIDER_INSTITUTION = "PPUSIM"
 DEFAULT_CURRENCY = "710"
@@ -72,7 +72,8 @@ class Provider:
             maxAmount={"amount": profile["maxAmount"], "currency": DEFAULT_CURRENCY},
         )
         if profile["arrears"] is not None:
-            response["arrearsAmount"] = {"amount": profile["arrears"], "currency": DEFAULT_CURRENCY}
+            arrears = max(0, profile["arrears"] - self._recovered(scenario, body["meter"]["meterId"]))
+            response["arrearsAmount"] = {"amount": arrears, "currency": DEFAULT_CURRENCY}
         if scenario and _free_units(scenario):
             response["bsstDue"] = self._free_units_due(scenario, body["meter"]["meterId"])
         return self._shaped(step, 201, response)
@@ -278,9 +279,15 @@ class Provider:
             raise ProviderError(400, "AMOUNT_TOO_HIGH", {"maxAmount": profile["maxAmount"], "requested": amount})
         approved = min(amount, scenario.approve_max) if scenario.approve_max is not None else amount
         rng = rng_for(self.seed, "purchase", purchase_id)
-        breakdown = vend(approved, currency, replace(scenario.vend, tokens=tokens), rng, issue_numbers=not trial)
-        if not trial and free_due and free is not None and free.due == "once":
-            self.store.set_meter_flag(meter_id, "freeUnitsIssued", True)
+        debts = self._debts_owed(scenario, meter_id)
+        spec = replace(scenario.vend, tokens=tokens, debt_recovery=debts)
+        breakdown = vend(approved, currency, spec, rng, issue_numbers=not trial)
+        if not trial:
+            if free_due and free is not None and free.due == "once":
+                self.store.set_meter_value(meter_id, "freeUnitsIssued", True)
+            for i, (debt, charged) in enumerate(zip(debts, breakdown.debt_recovery, strict=True)):
+                if debt.balance is not None:
+                    self.store.set_meter_value(meter_id, f"debt:{i}", charged["balance"]["amount"])
         response = self._echo(body)
         if "transactionLabels" in body:
             response["transactionLabels"] = body["transactionLabels"]
@@ -318,7 +325,32 @@ class Provider:
         free = _free_units(scenario) if scenario else None
         if free is None or free.due == "never":
             return False
-        return free.due == "always" or not self.store.meter_flag(meter_id, "freeUnitsIssued")
+        return free.due == "always" or not self.store.meter_value(meter_id, "freeUnitsIssued")
+
+    def _debts_owed(self, scenario: Scenario, meter_id: str) -> tuple[ChargeSpec, ...]:
+        """The scenario's debt charges with what is still owed: each purchase recovers from the last balance."""
+        return tuple(
+            replace(debt, balance=self._owed(meter_id, i, debt)) for i, debt in enumerate(scenario.vend.debt_recovery)
+        )
+
+    def _owed(self, meter_id: str, index: int, debt: ChargeSpec) -> int | None:
+        current = self.store.meter_value(meter_id, f"debt:{index}")
+        return debt.balance if current is None else current
+
+    def _recovered(self, scenario: Scenario | None, meter_id: str) -> int:
+        """Debt recovered so far on a meter, which the lookup's arrears no longer show."""
+        if scenario is None:
+            return 0
+        debts = scenario.vend.debt_recovery
+        return sum(d.balance - (self._owed(meter_id, i, d) or 0) for i, d in enumerate(debts) if d.balance is not None)
+
+    def _restore_debts(self, record: PurchaseRecord) -> None:
+        """A reversed purchase gives back the debt it recovered."""
+        for i, charged in enumerate((record.response or {}).get("debtRecoveryCharges", ())):
+            owed = self.store.meter_value(record.meter_id, f"debt:{i}")
+            if owed is not None:
+                amount = charged["amount"]
+                self.store.set_meter_value(record.meter_id, f"debt:{i}", owed + amount["amount"] + amount.get("tax", 0))
 
     def _find_for_reprint(self, meter_id: str, original_ref: str | None) -> PurchaseRecord | None:
         candidates = [r for r in self.store.purchases_for_meter(meter_id) if r.response and r.status != "reversed"]
@@ -354,6 +386,8 @@ class Provider:
             raise ProviderError(
                 400, "TRANSACTION_DECLINED", {"reason": f"purchase {purchase_id} was declined"}, "Purchase declined"
             )
+        if record.status == "vended" and final == "reversed":
+            self._restore_debts(record)
         if record.status != "declined":
             record.status = final
         record.advices[advice_id] = Advice(kind, _advice_echo(body))

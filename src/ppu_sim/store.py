@@ -51,8 +51,10 @@ class Store(Protocol):
     def count(self, key: tuple[str, ...]) -> int:
         """Increment and return the counter for key (1 on first use)."""
 
-    def meter_flag(self, meter_id: str, name: str) -> bool: ...
-    def set_meter_flag(self, meter_id: str, name: str, value: bool) -> None: ...
+    def meter_value(self, meter_id: str, name: str) -> Any:
+        """A meter's running state (free units issued, debt still owed); None when never set."""
+
+    def set_meter_value(self, meter_id: str, name: str, value: Any) -> None: ...
     def add_event(self, kind: str, body: dict[str, Any]) -> None: ...
     def events(self, kind: str) -> list[dict[str, Any]]: ...
 
@@ -66,7 +68,7 @@ class MemoryStore:
         self._by_meter: dict[str, list[PurchaseRecord]] = defaultdict(list)
         self._key_changes: dict[str, KeyChangeRecord] = {}
         self._counters: dict[tuple[str, ...], int] = defaultdict(int)
-        self._flags: dict[tuple[str, str], bool] = {}
+        self._meter_state: dict[tuple[str, str], Any] = {}
         self._events: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
     def claim(self, kind: str, request_id: str) -> bool:
@@ -97,11 +99,11 @@ class MemoryStore:
         self._counters[key] += 1
         return self._counters[key]
 
-    def meter_flag(self, meter_id: str, name: str) -> bool:
-        return self._flags.get((meter_id, name), False)
+    def meter_value(self, meter_id: str, name: str) -> Any:
+        return self._meter_state.get((meter_id, name))
 
-    def set_meter_flag(self, meter_id: str, name: str, value: bool) -> None:
-        self._flags[(meter_id, name)] = value
+    def set_meter_value(self, meter_id: str, name: str, value: Any) -> None:
+        self._meter_state[(meter_id, name)] = value
 
     def add_event(self, kind: str, body: dict[str, Any]) -> None:
         self._events[kind].append(body)
