@@ -18,6 +18,8 @@ from typing import Any
 import schemathesis
 from jsonschema import Draft4Validator
 
+from ppu_sim.scenario.matcher import luhn_check_digit
+
 # operationId -> (parameter naming the message itself, which the body `id` must equal;
 #                 parameter naming the original request, which an advice's `requestId` must equal).
 # All are path parameters except notifyTokenPurchase's purchaseId (query).
@@ -70,17 +72,8 @@ def digest(case: Any, own: str | None) -> bytes:
     return hashlib.sha256(text.encode()).digest()
 
 
-def sts_meter(payload: str) -> str:
-    """An STS meter number: the payload and its Luhn mod-10 check digit, the kind the provider knows."""
-    total = 0
-    for i, ch in enumerate(reversed(payload)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return payload + str((10 - total % 10) % 10)
-
-
 # Few meters, so purchases, reprints and key changes meet on the same ones.
-STS_METERS = tuple(sts_meter(f"{4_100_000_000 + n}") for n in range(4))
+STS_METERS = tuple(f"{4_100_000_000 + n}" + luhn_check_digit(f"{4_100_000_000 + n}") for n in range(4))
 
 
 @schemathesis.hook

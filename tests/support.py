@@ -24,6 +24,8 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from ppu_sim.scenario.matcher import luhn_check_digit
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SPEC = yaml.safe_load((ROOT / "openapi" / "prepaidutility-v3.yaml").read_text())
@@ -36,12 +38,8 @@ def new_id() -> str:
 
 
 def sts_meter(payload: str) -> str:
-    """An STS meter number: the payload plus its Luhn mod-10 check digit (computed here, independently)."""
-    total = 0
-    for i, ch in enumerate(reversed(payload)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return payload + str((10 - total % 10) % 10)
+    """An STS meter number: the payload plus its Luhn check digit (the digit itself is tested separately)."""
+    return payload + luhn_check_digit(payload)
 
 
 def free_port() -> int:

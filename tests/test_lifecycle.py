@@ -56,6 +56,13 @@ def test_meter_ids_that_are_not_sts_numbers_are_unknown(sim: Sim, meter: str) ->
     assert body["id"] == lid and body["requestType"] == "METER_LOOKUP_REQUEST"
 
 
+@pytest.mark.parametrize(("meter", "known"), [("79927398713", True), ("79927398710", False)])
+def test_luhn_check_digit_decides(sim: Sim, meter: str, known: bool) -> None:
+    """The textbook Luhn example (7992739871 has check digit 3): an oracle independent of our code."""
+    lid = new_id()
+    assert sim.post(f"/meterLookups/{lid}", lookup(meter, lid)).status_code == (201 if known else 400)
+
+
 def test_thirteen_digit_sts_meter_is_known(sim: Sim) -> None:
     lid = new_id()
     assert sim.post(f"/meterLookups/{lid}", lookup(sts_meter("012345678901"), lid)).status_code == 201

@@ -11,15 +11,18 @@ from ppu_sim.scenario.model import Match, Pack, Scenario
 OVERRIDE_HEADER = "x-ppu-scenario"
 
 
-def is_sts_meter_number(meter_id: str) -> bool:
-    """11 or 13 digits whose last digit is the Luhn (mod 10) check digit of the others."""
-    if len(meter_id) not in (11, 13) or not meter_id.isdigit():
-        return False
+def luhn_check_digit(payload: str) -> str:
+    """The Luhn (mod 10) check digit of a string of digits."""
     total = 0
-    for i, ch in enumerate(reversed(meter_id[:-1])):
+    for i, ch in enumerate(reversed(payload)):
         d = int(ch) * (2 if i % 2 == 0 else 1)
         total += d - 9 if d > 9 else d
-    return (10 - total % 10) % 10 == int(meter_id[-1])
+    return str((10 - total % 10) % 10)
+
+
+def is_sts_meter_number(meter_id: str) -> bool:
+    """11 or 13 digits whose last digit is the Luhn check digit of the others."""
+    return len(meter_id) in (11, 13) and meter_id.isdigit() and luhn_check_digit(meter_id[:-1]) == meter_id[-1]
 
 
 @dataclass(frozen=True)
