@@ -56,17 +56,11 @@ async def trial_token_purchase_request(trial_id: str, body: dict[str, Any]) -> C
 
 
 async def confirm_token_purchase(purchase_id: str, confirmation_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    return _answer(
-        "confirmTokenPurchase", body, confirmation_id,
-        lambda p, h: p.confirm(purchase_id, confirmation_id, body, h), original_id=purchase_id,
-    )
+    return _advice("confirmTokenPurchase", Provider.confirm, purchase_id, confirmation_id, body)
 
 
 async def reverse_token_purchase(purchase_id: str, reversal_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    return _answer(
-        "reverseTokenPurchase", body, reversal_id,
-        lambda p, h: p.reverse(purchase_id, reversal_id, body, h), original_id=purchase_id,
-    )
+    return _advice("reverseTokenPurchase", Provider.reverse, purchase_id, reversal_id, body)
 
 
 async def request_token_reprint(reprint_id: str, body: dict[str, Any]) -> ConnexionResponse:
@@ -82,14 +76,20 @@ async def create_key_change_token_request(request_id: str, body: dict[str, Any])
 
 
 async def confirm_key_change(request_id: str, confirmation_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    return _answer(
-        "confirmKeyChange", body, confirmation_id,
-        lambda p, h: p.confirm_key_change(request_id, confirmation_id, body, h), original_id=request_id,
-    )
+    return _advice("confirmKeyChange", Provider.confirm_key_change, request_id, confirmation_id, body)
 
 
 async def notify_token_purchase(purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
     return _answer("notifyTokenPurchase", body, purchase_id, lambda p, h: p.notify(purchase_id, body, h))
+
+
+def _advice(
+    operation: str, method: Callable[..., Reply], original_id: str, advice_id: str, body: dict[str, Any]
+) -> ConnexionResponse:
+    """An advice names the request it is about (original_id) and carries its own id (advice_id)."""
+    return _answer(
+        operation, body, advice_id, lambda p, h: method(p, original_id, advice_id, body, h), original_id=original_id
+    )
 
 
 def _answer(
