@@ -38,6 +38,7 @@ def _format_checker() -> FormatChecker:
 
 
 FORMAT_CHECKER = _format_checker()
+_VALIDATORS: dict[int, Draft4Validator] = {}
 
 
 class FormatProblem(BadRequestProblem):
@@ -201,7 +202,13 @@ def make_body_validator(strict: bool) -> type[JSONRequestBodyValidator]:
 
         @property
         def _validator(self) -> Draft4Validator:
-            return Draft4RequestValidator(self._schema, format_checker=FORMAT_CHECKER)
+            # Connexion makes this object per request, but the schema is the operation's own: build once.
+            found = _VALIDATORS.get(id(self._schema))
+            if found is None or found.schema is not self._schema:
+                found = _VALIDATORS[id(self._schema)] = Draft4RequestValidator(
+                    self._schema, format_checker=FORMAT_CHECKER
+                )
+            return found
 
         async def _parse(self, stream: Any, scope: Any) -> Any:
             raw = b"".join([chunk async for chunk in stream])

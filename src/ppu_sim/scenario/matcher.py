@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,23 +60,22 @@ class RequestFacts:
 
 
 def matches(rule: Match, req: RequestFacts) -> bool:
-    """All criteria must hold; a criterion on a field the request lacks does not hold."""
-    checks = (
-        rule.operations is None or req.operation in rule.operations,
-        rule.meter_ids is None or req.meter_id in rule.meter_ids,
-        rule.meter_pattern is None or (req.meter_id is not None and rule.meter_pattern.fullmatch(req.meter_id)),
-        rule.sts is None or (req.meter_id is not None and is_sts_meter_number(req.meter_id) == rule.sts),
-        rule.amount_min is None or (req.amount is not None and req.amount >= rule.amount_min),
-        rule.amount_max is None or (req.amount is not None and req.amount <= rule.amount_max),
-        rule.currency is None or req.currency == rule.currency,
-        rule.utility_type is None or req.utility_type == rule.utility_type,
-        rule.originator_id is None or req.originator_id == rule.originator_id,
-        rule.client_id is None or req.client_id == rule.client_id,
-        rule.terminal_id is None or req.terminal_id == rule.terminal_id,
-        all(label in req.labels for label in rule.labels),
-        all(req.headers.get(k) == v for k, v in rule.headers),
+    """All criteria must hold; a criterion on a field the request lacks does not hold (checked lazily)."""
+    return bool(
+        (rule.operations is None or req.operation in rule.operations)
+        and (rule.meter_ids is None or req.meter_id in rule.meter_ids)
+        and (rule.meter_pattern is None or (req.meter_id is not None and rule.meter_pattern.fullmatch(req.meter_id)))
+        and (rule.sts is None or (req.meter_id is not None and is_sts_meter_number(req.meter_id) == rule.sts))
+        and (rule.amount_min is None or (req.amount is not None and req.amount >= rule.amount_min))
+        and (rule.amount_max is None or (req.amount is not None and req.amount <= rule.amount_max))
+        and (rule.currency is None or req.currency == rule.currency)
+        and (rule.utility_type is None or req.utility_type == rule.utility_type)
+        and (rule.originator_id is None or req.originator_id == rule.originator_id)
+        and (rule.client_id is None or req.client_id == rule.client_id)
+        and (rule.terminal_id is None or req.terminal_id == rule.terminal_id)
+        and all(label in req.labels for label in rule.labels)
+        and all(req.headers.get(k) == v for k, v in rule.headers)
     )
-    return all(checks)
 
 
 class UnknownScenario(LookupError):
@@ -92,6 +92,15 @@ class Catalogue:
         for sc in reversed(self.ordered):
             self.by_name[sc.name] = sc  # the higher-precedence definition of a name wins
         self.latency = next((p.latency for p in reversed(self.packs) if p.latency), None)
+        # Most scenarios name their meters: index those, so a request only tries the scenarios that
+        # name its meter plus the ones that name none, still in precedence order.
+        self._by_meter: dict[str, list[int]] = {}
+        self._open: list[int] = []
+        for rank, sc in enumerate(self.ordered):
+            if sc.match.meter_ids is None:
+                self._open.append(rank)
+            for meter_id in sc.match.meter_ids or ():
+                self._by_meter.setdefault(meter_id, []).append(rank)
 
     def select(self, req: RequestFacts) -> Scenario | None:
         named = req.headers.get(OVERRIDE_HEADER)
@@ -100,4 +109,5 @@ class Catalogue:
                 return self.by_name[named]
             except KeyError:
                 raise UnknownScenario(named) from None
-        return next((sc for sc in self.ordered if matches(sc.match, req)), None)
+        ranks = heapq.merge(self._by_meter.get(req.meter_id or "", ()), self._open)
+        return next((self.ordered[r] for r in ranks if matches(self.ordered[r].match, req)), None)
