@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,7 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.action == "validate":
         return _validate(args.paths)
-    return _list(args.scenarios, args.format)
+    try:
+        return _list(args.scenarios, args.format)
+    except BrokenPipeError:  # piped into `head` and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -106,7 +111,8 @@ def _list(extra: Sequence[Path], fmt: str) -> int:
     if fmt == "json":
         print(json.dumps(rows, indent=2))
         return 0
+    print(f"{'PACK':<20} {'SCENARIO':<28} {'METERS':<18} SUMMARY")
     for row in rows:
-        meters = ",".join(row["meterIds"]) or "-"
-        print(f"{row['pack']:<22} {row['name']:<34} {meters:<22} {row['summary']}")
+        meters = ",".join(row["meterIds"]) or row["meterPattern"] or ("STS numbers" if row["meterSts"] else "any")
+        print(f"{row['pack']:<20} {row['name']:<28} {meters:<18} {row['summary']}")
     return 0
