@@ -308,3 +308,16 @@ def test_debt_recovery_runs_down_the_balance_and_a_reversal_gives_it_back(start_
     pid = new_id()
     again = server.post(f"/tokenPurchases/{pid}", purchase("TST007", 20000, pid)).json()
     assert again["debtRecoveryCharges"][0]["balance"]["amount"] == first_left - second_taken
+
+
+def test_seed_makes_generated_data_and_token_numbers_repeatable(start_sim) -> None:
+    pid = new_id()
+
+    def sale(server: Sim) -> dict:
+        r = server.post(f"/tokenPurchases/{pid}", purchase(STS_METER, 5000, pid))
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    first, again, other = (sale(start_sim("--seed", seed)) for seed in ("7", "7", "8"))
+    assert first["customer"] == again["customer"] and first["tokens"] == again["tokens"]
+    assert first["customer"] != other["customer"] and first["tokens"][0]["token"] != other["tokens"][0]["token"]
