@@ -168,3 +168,13 @@ def test_cli_answers(args: list[str]) -> None:
 def test_bad_users_option_is_a_usage_error() -> None:
     out = subprocess.run([cli(), "serve", "--users", "nopassword"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "user:password" in out.stderr
+
+
+def test_format_error_on_an_advice_names_its_id_and_the_original(sim: Sim) -> None:
+    pid, cid = new_id(), new_id()
+    r = sim.post(f"/tokenPurchases/{pid}/confirmations/{cid}", {"id": cid, "requestId": pid})
+    found = errors_of(r)
+    assert {"tenders", "time", "thirdPartyIdentifiers"} <= set(found)
+    assert r.json()["id"] == cid and r.json()["originalId"] == pid
+    assert r.json()["requestType"] == "CONFIRMATION_ADVICE"
+    assert_conforms("confirmTokenPurchase", r)

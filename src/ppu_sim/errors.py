@@ -27,6 +27,15 @@ REQUEST_TYPES: dict[str, str] = {
     "notifyTokenPurchase": "NOTIFY_TOKEN_PURCHASE",
 }
 
+# The path parameter naming the request an advice or retry is about: ErrorDetail.originalId.
+ORIGINAL_ID_PARAMS: dict[str, str] = {
+    "confirmTokenPurchase": "purchaseId",
+    "reverseTokenPurchase": "purchaseId",
+    "retryPurchaseRequest": "purchaseId",
+    "retryPurchaseRequestByRetryId": "purchaseId",
+    "confirmKeyChange": "requestId",
+}
+
 # Default short messages per errorType, each within the contract's 20 characters.
 DEFAULT_MESSAGES: dict[str, str] = {
     "DUPLICATE_RECORD": "Duplicate record",

@@ -15,7 +15,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
 from ppu_sim import spec
-from ppu_sim.errors import REQUEST_TYPES, error_detail
+from ppu_sim.errors import ORIGINAL_ID_PARAMS, REQUEST_TYPES, error_detail
 from ppu_sim.validation import FormatProblem
 
 log = logging.getLogger("ppu_sim")
@@ -36,19 +36,16 @@ BY_STATUS: dict[int, tuple[str, str]] = {
 
 def error_body(path: str, status: int, *, detail: dict[str, Any] | None = None, request_id: str = "",
                error_type: str | None = None, message: str | None = None) -> bytes:
-    """An ErrorDetail for a request that reached no handler; requestType follows the path."""
-    operation = spec.operation_for_path(path)
+    """An ErrorDetail for a request that reached no handler: requestType and ids follow the path."""
+    operation, params = spec.route(path)
     request_type = REQUEST_TYPES.get(operation or "", "METER_LOOKUP_REQUEST")
     default_type, default_message = BY_STATUS.get(status, BY_STATUS[500 if status >= 500 else 400])
-    body = error_detail(error_type or default_type, request_type, request_id or _id_from_path(path),
-                        message=message or default_message, detail=detail)
+    original_param = ORIGINAL_ID_PARAMS.get(operation or "")
+    own_ids = [value for name, value in params.items() if name != original_param]
+    body = error_detail(error_type or default_type, request_type, request_id or (own_ids[-1] if own_ids else ""),
+                        message=message or default_message, detail=detail,
+                        original_id=params.get(original_param or ""))
     return json.dumps(body, separators=(",", ":")).encode()
-
-
-def _id_from_path(path: str) -> str:
-    """The message id a path carries: its last segment (every operation path ends with one)."""
-    last = path.rstrip("/").rsplit("/", 1)[-1]
-    return "" if last in ("", "retry", "trial", "tokenPurchases") else last
 
 
 def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -> ConnexionResponse:
@@ -58,9 +55,8 @@ def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -
 
 def format_problem(request: ConnexionRequest, exc: FormatProblem) -> ConnexionResponse:
     body = exc.body if isinstance(exc.body, dict) else {}
-    path_id = _id_from_path(request.url.path)
     return _response(400, error_body(request.url.path, 400, detail={"formatErrors": exc.errors},
-                                     request_id=str(body.get("id") or path_id)))
+                                     request_id=str(body.get("id") or "")))
 
 
 def problem(request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:

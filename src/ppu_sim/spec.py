@@ -49,8 +49,8 @@ def allowed_statuses() -> dict[str, frozenset[int]]:
 def _templates() -> list[tuple[re.Pattern[str], str, str]]:
     out = []
     for op_id, (method, path, _) in operations().items():
-        parts = re.split(r"(\{[^/]+?\})", path)
-        regex = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+        parts = re.split(r"\{([^/]+?)\}", path)  # odd items are parameter names
+        regex = "".join(f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
         out.append((re.compile(regex), method, op_id))
     return out
 
@@ -59,14 +59,15 @@ def _relative(path: str) -> str:
     return path[len(BASE_PATH) :] if path.startswith(BASE_PATH) else path
 
 
-def operation_for_path(path: str) -> str | None:
-    """The operation an API path addresses (any method), else the first one of the same resource."""
+def route(path: str) -> tuple[str | None, dict[str, str]]:
+    """The operation an API path addresses (any method) and its path parameters; for a path the
+    contract lacks, the first operation of the same resource and no parameters."""
     relative = _relative(path)
-    exact = [op for rx, _, op in _templates() if rx.fullmatch(relative)]
-    if exact:
-        return exact[0]
+    for rx, _, op in _templates():
+        if found := rx.fullmatch(relative):
+            return op, found.groupdict()
     resource = "/" + relative.strip("/").split("/")[0]
-    return next((op for op, (_, p, _) in operations().items() if p.split("/")[:2] == resource.split("/")), None)
+    return next((op for op, (_, p, _) in operations().items() if p.split("/")[:2] == resource.split("/")), None), {}
 
 
 def methods_for_path(path: str) -> list[str]:
