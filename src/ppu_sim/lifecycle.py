@@ -23,6 +23,7 @@ from ppu_sim.tokens import ChargeSpec, TokenSpec, receipt_number, rng_for, token
 
 PROVIDER_INSTITUTION = "PPUSIM"
 DEFAULT_CURRENCY = "710"
+SLIP_WIDTH = 40  # characters; an int Jackson always writes, and a common till-slip width
 
 TRANSACTION_FIELDS = (
     "id", "time", "originator", "client", "settlementEntity", "receiver", "thirdPartyIdentifiers",
@@ -162,7 +163,8 @@ class Provider:
         response["meter"] = {**profile["meter"], **body["meter"], "keyChangeData": self._key_change_data(scenario, rng)}
         free = {"amount": 0, "currency": DEFAULT_CURRENCY, "tax": 0}
         response["tokens"] = [
-            {"tokenType": "KC", "units": 0.0, "amount": dict(free), "token": token_number(rng)} for _ in range(2)
+            {"tokenType": "KC", "units": 0.0, "amount": dict(free), "token": token_number(rng), "tariffCalc": []}
+            for _ in range(2)
         ]
         self.store.save_key_change(KeyChangeRecord(request_id, meter_id, response))
         return self._shaped(step, 201, response)
@@ -304,7 +306,8 @@ class Provider:
             **breakdown.as_response_fields(currency),
         )
         if scenario.meter.slip_lines:
-            response["slipData"] = {"messageLines": [_slip_line(x) for x in scenario.meter.slip_lines]}
+            lines = [_slip_line(x) for x in scenario.meter.slip_lines]
+            response["slipData"] = {"messageLines": lines, "slipWidth": SLIP_WIDTH}
         return response
 
     @staticmethod

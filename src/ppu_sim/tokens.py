@@ -170,8 +170,7 @@ def _tokens_of(
         }
         if issue_numbers:
             entry["receiptNum"] = receipt_number(rng)
-        if calc:
-            entry["tariffCalc"] = calc
+        entry["tariffCalc"] = calc or []  # a list Jackson always writes, empty or not
         return entry
 
     if token.type == "STD":
