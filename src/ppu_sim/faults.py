@@ -1,10 +1,10 @@
-"""Delays and transport faults, applied in the ASGI layer so a held reply costs no worker.
+"""Delays and transport faults, applied in the ASGI layer so a held reply blocks nothing.
 
 The provider decides *that* a reply is delayed or broken (a scenario step); the handler passes
 that decision out in an internal response header, and :class:`FaultMiddleware`, the outermost
 layer, strips the header and carries it out on the connection itself. The handler has finished
-by then (its worker thread is free): a delay or hold is only a timer on the event loop, and a
-fault that breaks the connection reaches the socket under the ASGI server.
+by then: a delay or hold is only a timer on the event loop, and a fault that breaks the
+connection reaches the socket under the ASGI server.
 """
 
 from __future__ import annotations

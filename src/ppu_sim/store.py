@@ -56,7 +56,6 @@ class Store(Protocol):
 
     def set_meter_value(self, meter_id: str, name: str, value: Any) -> None: ...
     def add_event(self, kind: str, body: dict[str, Any]) -> None: ...
-    def events(self, kind: str) -> list[dict[str, Any]]: ...
 
 
 class MemoryStore:
@@ -108,5 +107,3 @@ class MemoryStore:
     def add_event(self, kind: str, body: dict[str, Any]) -> None:
         self._events[kind].append(body)
 
-    def events(self, kind: str) -> list[dict[str, Any]]:
-        return list(self._events.get(kind, ()))
