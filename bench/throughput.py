@@ -31,8 +31,13 @@ async def flow(client: httpx.AsyncClient, meter: str, timings: dict[str, list[fl
     pid, cid = str(uuid.uuid4()), str(uuid.uuid4())
     lookup_id = str(uuid.uuid4())
     purchase = {**transaction(pid, meter), "purchaseAmount": {"amount": 5000, "currency": "710"}}
-    confirmation = {"id": cid, "requestId": pid, "time": "2026-11-21T10:16:00Z", "thirdPartyIdentifiers": [],
-                    "tenders": [{"amount": {"amount": 5000, "currency": "710"}, "tenderType": "CASH"}]}
+    confirmation = {
+        "id": cid,
+        "requestId": pid,
+        "time": "2026-11-21T10:16:00Z",
+        "thirdPartyIdentifiers": [],
+        "tenders": [{"amount": {"amount": 5000, "currency": "710"}, "tenderType": "CASH"}],
+    }
     steps = (
         ("lookup", f"{BASE}/meterLookups/{lookup_id}", transaction(lookup_id, meter), 201),
         ("purchase", f"{BASE}/tokenPurchases/{pid}", purchase, 201),
@@ -62,8 +67,10 @@ async def measure(port: int, terminals: int, flows: int) -> None:
     await asyncio.gather(*(terminal(port, n, per_terminal, timings) for n in range(terminals)))
     elapsed = time.perf_counter() - began
     total = sum(len(v) for v in timings.values())
-    print(f"{terminals} terminals, {per_terminal * terminals} sales, {total} requests in {elapsed:.1f} s: "
-          f"{total / elapsed:.0f} requests/s")
+    print(
+        f"{terminals} terminals, {per_terminal * terminals} sales, {total} requests in {elapsed:.1f} s: "
+        f"{total / elapsed:.0f} requests/s"
+    )
     for name, values in timings.items():
         print(f"  {name:<9} p50 {percentile(values, 50) * 1000:6.1f} ms   p99 {percentile(values, 99) * 1000:6.1f} ms")
 

@@ -63,7 +63,9 @@ class Sim:
         self.log.parent.mkdir(exist_ok=True)
         self.proc = subprocess.Popen(
             [cli(), "serve", "--port", str(self.port), *args],
-            stdout=self.log.open("wb"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
         self.client = httpx.Client(base_url=self.base, auth=AUTH, timeout=30)
         self._wait()
@@ -93,6 +95,7 @@ class Sim:
 
 
 # -- request builders (the shapes the Electrum Postman pack sends) ----------------------------
+
 
 def institution(id_: str, name: str) -> dict[str, str]:
     return {"id": id_, "name": name}
@@ -126,15 +129,20 @@ def lookup(meter_id: str, id_: str | None = None) -> dict[str, Any]:
 
 def purchase(meter_id: str, amount: int | str, id_: str | None = None, **extra: Any) -> dict[str, Any]:
     return {
-        **transaction(id_), "meter": {"meterId": meter_id},
-        "purchaseAmount": {"amount": amount, "currency": "710"}, **extra,
+        **transaction(id_),
+        "meter": {"meterId": meter_id},
+        "purchaseAmount": {"amount": amount, "currency": "710"},
+        **extra,
     }
 
 
 def advice(purchase_id: str, id_: str | None = None, **extra: Any) -> dict[str, Any]:
     return {
-        "id": id_ or new_id(), "requestId": purchase_id, "time": "2026-11-21T10:16:00Z",
-        "thirdPartyIdentifiers": [{"institutionId": "123456", "transactionIdentifier": "tx-1"}], **extra,
+        "id": id_ or new_id(),
+        "requestId": purchase_id,
+        "time": "2026-11-21T10:16:00Z",
+        "thirdPartyIdentifiers": [{"institutionId": "123456", "transactionIdentifier": "tx-1"}],
+        **extra,
     }
 
 
@@ -155,8 +163,13 @@ def reprint(meter_id: str, original_ref: str | None = None, id_: str | None = No
 
 
 def fault_report(meter_id: str, id_: str | None = None) -> dict[str, Any]:
-    return {**transaction(id_), "meter": {"meterId": meter_id}, "contactNumber": "0821234567",
-            "faultType": "METER_DEAD", "faultDescription": "Display blank since Tuesday"}
+    return {
+        **transaction(id_),
+        "meter": {"meterId": meter_id},
+        "contactNumber": "0821234567",
+        "faultType": "METER_DEAD",
+        "faultDescription": "Display blank since Tuesday",
+    }
 
 
 def with_id(body: dict[str, Any], id_: str) -> dict[str, Any]:
@@ -166,6 +179,7 @@ def with_id(body: dict[str, Any], id_: str) -> dict[str, Any]:
 
 
 # -- the contract --------------------------------------------------------------------------------
+
 
 @cache
 def _registry() -> Registry:

@@ -50,15 +50,32 @@ ROWS: list[dict[str, Any]] = json.loads(
     subprocess.run([cli(), "scenarios", "list", "--format", "json"], check=True, capture_output=True, text=True).stdout
 )
 # The documented default of `per` (docs/scenarios.md): follow-ups count per purchase, the rest per meter.
-PER_PURCHASE = {"confirmTokenPurchase", "reverseTokenPurchase", "retryPurchaseRequest", "confirmKeyChange",
-                "notifyTokenPurchase"}
-PURCHASE_REPLIES = {"createTokenPurchaseRequest", "retryPurchaseRequest", "trialTokenPurchaseRequest",
-                    "requestTokenReprint"}
+PER_PURCHASE = {
+    "confirmTokenPurchase",
+    "reverseTokenPurchase",
+    "retryPurchaseRequest",
+    "confirmKeyChange",
+    "notifyTokenPurchase",
+}
+PURCHASE_REPLIES = {
+    "createTokenPurchaseRequest",
+    "retryPurchaseRequest",
+    "trialTokenPurchaseRequest",
+    "requestTokenReprint",
+}
 # Advices a PoS repeats (same id) until final: always sent at least twice, to see the repeat answered.
 ADVICES = {"confirmTokenPurchase", "reverseTokenPurchase", "confirmKeyChange"}
-FOLLOW_UPS = ("retryPurchaseRequest", "confirmTokenPurchase", "reverseTokenPurchase", "trialTokenPurchaseRequest",
-              "requestTokenReprint", "createFaultReport", "createKeyChangeTokenRequest", "confirmKeyChange",
-              "notifyTokenPurchase")
+FOLLOW_UPS = (
+    "retryPurchaseRequest",
+    "confirmTokenPurchase",
+    "reverseTokenPurchase",
+    "trialTokenPurchaseRequest",
+    "requestTokenReprint",
+    "createFaultReport",
+    "createKeyChangeTokenRequest",
+    "confirmKeyChange",
+    "notifyTokenPurchase",
+)
 
 
 @dataclass
@@ -383,12 +400,14 @@ def purchases_with(j: Journey, kind: str) -> list[dict[str, Any]]:
 def check_error_type(error_type: str) -> Check:
     def check(j: Journey) -> None:
         assert any(x.error_type == error_type for x in j.log), f"no reply carried errorType {error_type}"
+
     return check
 
 
 def check_status(status: int) -> Check:
     def check(j: Journey) -> None:
         assert any(x.status == status for x in j.log), f"no reply had status {status}"
+
     return check
 
 
@@ -396,11 +415,13 @@ def check_fault(kind: str) -> Check:
     def check(j: Journey) -> None:
         hits = [x for x in j.log if x.fault and (x.fault["kind"], x.fault.get("then")) in FAULT_TAGS[kind]]
         assert hits, f"no exchange met a {kind} fault"  # check_step verified what each looked like
+
     return check
 
 
 FAULT_TAGS = {
-    "hold": {("hold", "answer")}, "hold-close": {("hold", "close")},
+    "hold": {("hold", "answer")},
+    "hold-close": {("hold", "close")},
     **{k: {(k, "answer")} for k in ("reset", "close", "empty", "malformed", "truncated", "dribble")},
 }
 
@@ -416,6 +437,7 @@ def check_delay(kind: str) -> Check:
             median = hits[0].delay["a"]
             middle = statistics.median(x.elapsed for x in hits)
             assert len(hits) >= 5 and median / 4 <= middle <= median * 4, [round(x.elapsed, 3) for x in hits]
+
     return check
 
 
@@ -434,8 +456,11 @@ def check_timeout(j: Journey) -> None:
 
 def check_lost_reply(j: Journey) -> None:
     """Tokens issued under a lost reply come back, the same, to every retry and reprint of that purchase."""
-    lost = [x for x in of(j, "createTokenPurchaseRequest")
-            if not (x.status == 201 and x.readable) or x.elapsed >= HOLD_SECONDS * 0.9]
+    lost = [
+        x
+        for x in of(j, "createTokenPurchaseRequest")
+        if not (x.status == 201 and x.readable) or x.elapsed >= HOLD_SECONDS * 0.9
+    ]
     assert lost, "no purchase reply was lost"
     seen: list[set[str]] = []
     for x in lost:
@@ -445,7 +470,7 @@ def check_lost_reply(j: Journey) -> None:
             tokens.add(tuple(x.token_numbers))  # the late answer of a hold
         assert len(tokens) == 1, f"purchase {x.ref}: retries and reprints disagree or found nothing: {tokens}"
         seen.append(set(next(iter(tokens))))
-    assert all(a.isdisjoint(b) for i, a in enumerate(seen) for b in seen[i + 1:]), "two purchases shared tokens"
+    assert all(a.isdisjoint(b) for i, a in enumerate(seen) for b in seen[i + 1 :]), "two purchases shared tokens"
 
 
 def check_retry_only(j: Journey) -> None:
@@ -479,8 +504,10 @@ def check_fail_then_succeed(j: Journey) -> None:
     groups: dict[tuple[str, str], list[Exchange]] = defaultdict(list)
     for x in j.log:
         groups[x.counter].append(x)
-    assert any(g[0].status and g[0].status >= 500 and g[-1].status and g[-1].status < 300 and g[-1].readable
-               for g in groups.values()), "no operation failed first and succeeded later"
+    assert any(
+        g[0].status and g[0].status >= 500 and g[-1].status and g[-1].status < 300 and g[-1].readable
+        for g in groups.values()
+    ), "no operation failed first and succeeded later"
 
 
 def check_store_and_forward(j: Journey) -> None:
@@ -495,15 +522,16 @@ def check_not_supported(op: str) -> Check:
     def check(j: Journey) -> None:
         answers = of(j, op)
         assert len(answers) >= 2, f"{op} was not repeated"
-        assert all(x.error_type == "FUNCTION_NOT_SUPPORTED" and x.status in (400, 501) for x in answers), \
-            [x.signature for x in answers]
+        assert all(x.error_type == "FUNCTION_NOT_SUPPORTED" and x.status in (400, 501) for x in answers), [
+            x.signature for x in answers
+        ]
+
     return check
 
 
 def check_provider_down(j: Journey) -> None:
     assert len({x.op for x in j.log}) >= 5, "too few operations were tried"
-    assert all(x.status == 503 and x.error_type == "UPSTREAM_UNAVAILABLE" for x in j.log), \
-        {x.signature for x in j.log}
+    assert all(x.status == 503 and x.error_type == "UPSTREAM_UNAVAILABLE" for x in j.log), {x.signature for x in j.log}
 
 
 def check_off_contract(j: Journey) -> None:
@@ -540,6 +568,7 @@ def check_free_of_charge(kind: str) -> Check:
         assert bodies, f"no {kind} token"
         tokens = [t for body in bodies for t in body["tokens"] if t["tokenType"] == kind]
         assert all(t["amount"]["amount"] == 0 and t["amount"].get("tax", 0) == 0 for t in tokens), tokens
+
     return check
 
 
@@ -578,8 +607,11 @@ def check_block_tariff(j: Journey) -> None:
 
 
 def check_partial_approval(j: Journey) -> None:
-    partial = [x.body for x in j.log if x.tokens and x.body["amounts"]["approvedAmount"]["amount"]
-               < x.body["amounts"]["requestAmount"]["amount"]]
+    partial = [
+        x.body
+        for x in j.log
+        if x.tokens and x.body["amounts"]["approvedAmount"]["amount"] < x.body["amounts"]["requestAmount"]["amount"]
+    ]
     assert partial, "every purchase was approved in full"
 
 

@@ -53,8 +53,10 @@ def test_configured_users_and_tokens_are_enforced(start_sim: Callable[..., Sim])
 def test_users_can_come_from_the_environment(start_sim: Callable[..., Sim]) -> None:
     server = start_sim(env={"PPU_SIM_USERS": "bob:pw"})
     lid = new_id()
-    assert httpx.post(f"{server.base}{BASE}/meterLookups/{lid}", json=lookup(METER, lid),
-                      auth=("bob", "pw")).status_code == 201
+    assert (
+        httpx.post(f"{server.base}{BASE}/meterLookups/{lid}", json=lookup(METER, lid), auth=("bob", "pw")).status_code
+        == 201
+    )
     lid = new_id()
     r = httpx.post(f"{server.base}{BASE}/meterLookups/{lid}", json=lookup(METER, lid), auth=("test", "test"))
     assert r.status_code == 401

@@ -48,8 +48,16 @@ def test_lookup_of_a_generated_meter_is_stable_and_conforms(sim: Sim) -> None:
     assert first.json()["minAmount"]["amount"] < first.json()["maxAmount"]["amount"]
 
 
-@pytest.mark.parametrize("meter", [STS_METER[:-1] + str((int(STS_METER[-1]) + 1) % 10), "1234", "ABC123",
-                                   sts_meter("012345678901")[:-1] + "x", sts_meter("01234567890")])
+@pytest.mark.parametrize(
+    "meter",
+    [
+        STS_METER[:-1] + str((int(STS_METER[-1]) + 1) % 10),
+        "1234",
+        "ABC123",
+        sts_meter("012345678901")[:-1] + "x",
+        sts_meter("01234567890"),
+    ],
+)
 def test_meter_ids_that_are_not_sts_numbers_are_unknown(sim: Sim, meter: str) -> None:
     lid = new_id()
     body = error_of(sim.post(f"/meterLookups/{lid}", lookup(meter, lid)), 400, "UNKNOWN_METER_ID")
@@ -116,8 +124,17 @@ def test_response_echoes_transaction_fields_verbatim_and_adds_a_provider_referen
     sent = purchase(STS_METER, 5000, pid, transactionLabels=[{"name": "lane", "value": "7"}])
     sent["time"] = "2026-11-21T10:15:30.1+02:00"
     got = sim.post(f"/tokenPurchases/{pid}", sent).json()
-    for key in ("id", "time", "originator", "client", "settlementEntity", "receiver", "stan", "rrn",
-                "transactionLabels"):
+    for key in (
+        "id",
+        "time",
+        "originator",
+        "client",
+        "settlementEntity",
+        "receiver",
+        "stan",
+        "rrn",
+        "transactionLabels",
+    ):
         assert got[key] == sent[key], key
     assert got["thirdPartyIdentifiers"][: len(sent["thirdPartyIdentifiers"])] == sent["thirdPartyIdentifiers"]
     assert len(got["thirdPartyIdentifiers"]) == len(sent["thirdPartyIdentifiers"]) + 1
@@ -154,16 +171,19 @@ def test_advice_for_an_unknown_purchase_is_not_found(sim: Sim, kind: str) -> Non
     assert_conforms("confirmTokenPurchase" if kind == "confirmations" else "reverseTokenPurchase", r)
 
 
-@pytest.mark.parametrize(("first", "then", "state"), [("confirmations", "reversals", "confirmed"),
-                                                      ("reversals", "confirmations", "reversed")])
+@pytest.mark.parametrize(
+    ("first", "then", "state"),
+    [("confirmations", "reversals", "confirmed"), ("reversals", "confirmations", "reversed")],
+)
 def test_a_confirmed_purchase_cannot_be_reversed_nor_a_reversed_one_confirmed(
     sim: Sim, first: str, then: str, state: str
 ) -> None:
     pid, _ = buy(sim)
     aid, bid = new_id(), new_id()
     assert sim.post(f"/tokenPurchases/{pid}/{first}/{aid}", ADVICES[first](pid, aid)).status_code == 202
-    err = error_of(sim.post(f"/tokenPurchases/{pid}/{then}/{bid}", ADVICES[then](pid, bid)), 400,
-                   "TRANSACTION_NOT_SUPPORTED")
+    err = error_of(
+        sim.post(f"/tokenPurchases/{pid}/{then}/{bid}", ADVICES[then](pid, bid)), 400, "TRANSACTION_NOT_SUPPORTED"
+    )
     assert state in err["errorMessage"].lower()
     assert sim.post(f"/tokenPurchases/{pid}/{first}/{aid}", ADVICES[first](pid, aid)).status_code == 202
 
@@ -171,8 +191,9 @@ def test_a_confirmed_purchase_cannot_be_reversed_nor_a_reversed_one_confirmed(
 def test_advice_request_id_must_match_the_purchase_in_the_path(sim: Sim) -> None:
     pid, _ = buy(sim)
     cid = new_id()
-    err = error_of(sim.post(f"/tokenPurchases/{pid}/confirmations/{cid}", confirmation(new_id(), cid)), 400,
-                   "FORMAT_ERROR")
+    err = error_of(
+        sim.post(f"/tokenPurchases/{pid}/confirmations/{cid}", confirmation(new_id(), cid)), 400, "FORMAT_ERROR"
+    )
     assert [e["field"] for e in err["detailMessage"]["formatErrors"]] == ["requestId"]
 
 
@@ -256,8 +277,11 @@ def test_key_change_request_and_confirmation(sim: Sim) -> None:
         assert c.status_code == 202, c.text
         assert_conforms("confirmKeyChange", c)
     unknown = new_id()
-    err = error_of(sim.post(f"/keyChangeTokenRequests/{unknown}/confirmations/{cid}", advice(unknown, cid)), 404,
-                   "UNABLE_TO_LOCATE_RECORD")
+    err = error_of(
+        sim.post(f"/keyChangeTokenRequests/{unknown}/confirmations/{cid}", advice(unknown, cid)),
+        404,
+        "UNABLE_TO_LOCATE_RECORD",
+    )
     assert err["originalId"] == unknown
 
 

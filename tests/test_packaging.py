@@ -13,7 +13,9 @@ from tests.support import ROOT
 def test_wheel_carries_spec_and_packs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert build.returncode == 0, build.stderr
     wheel = next(tmp_path.glob("ppu_sim-*.whl"))
@@ -24,12 +26,18 @@ def test_wheel_carries_spec_and_packs_and_runs_outside_the_checkout(tmp_path: Pa
     packs = {Path(n).name for n in names if n.startswith("ppu_sim/builtin_scenarios/")}
     assert {p.name for p in (ROOT / "scenarios").glob("*.yaml")} <= packs
     probe = (
-        "import ppu_sim, ppu_sim.spec as s, ppu_sim.app as a;"
+        "import ppu_sim, ppu_sim.interface.spec as s, ppu_sim.app as a;"
         "assert 'site' in ppu_sim.__file__, ppu_sim.__file__;"
         "print(s.spec_path()); print(len(a.load_catalogue().ordered))"
     )
-    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                         env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})
+    run = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+    )
     assert run.returncode == 0, run.stderr
     spec_path, count = run.stdout.split()
     assert spec_path.startswith(str(site)) and int(count) > 0

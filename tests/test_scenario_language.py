@@ -192,7 +192,7 @@ ERROR_STATUSES = (400, 500, 501, 503, 504)
 
 def error_pack() -> str:
     """One scenario per errorType of the contract, each answering a purchase with some status."""
-    from ppu_sim.errors import ERROR_TYPES  # the list of the contract, as the simulator knows it
+    from ppu_sim.provider.errors import ERROR_TYPES  # the list of the contract, as the simulator knows it
 
     lines = ["pack: errors", "scenarios:"]
     for i, error_type in enumerate(sorted(ERROR_TYPES)):
@@ -220,8 +220,14 @@ def lang(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def buy(sim: Sim, meter: str, amount: int = 10000, pid: str | None = None, headers: dict[str, str] | None = None,
-        **extra: Any) -> httpx.Response:
+def buy(
+    sim: Sim,
+    meter: str,
+    amount: int = 10000,
+    pid: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> httpx.Response:
     pid = pid or new_id()
     r = sim.post(f"/tokenPurchases/{pid}", purchase(meter, amount, pid, **extra), headers=headers or {})
     assert_conforms("createTokenPurchaseRequest", r)
@@ -282,8 +288,10 @@ def test_sts_and_exact_amount_together(lang: Sim) -> None:
     assert error_type(buy(lang, "LSTSNOT", 777)) == "UNKNOWN_METER_ID"  # not an STS number
 
 
-@pytest.mark.parametrize(("amount", "expected"), [(999, None), (1000, "INVALID_AMOUNT"), (1999, "INVALID_AMOUNT"),
-                                                   (2000, None), (5000, "LIMIT_EXCEEDED")])
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [(999, None), (1000, "INVALID_AMOUNT"), (1999, "INVALID_AMOUNT"), (2000, None), (5000, "LIMIT_EXCEEDED")],
+)
 def test_amount_range_and_exact_amount(lang: Sim, amount: int, expected: str | None) -> None:
     r = buy(lang, "LAMT", amount)
     assert (error_type(r) if r.status_code != 201 else None) == expected
@@ -334,8 +342,11 @@ def test_every_token_type_in_order_and_only_the_standard_token_costs_money(lang:
     assert tokens(r) == [("KC", 0), ("KC", 0), ("BSST", 30), ("STD", 40.0), ("REFUND", 5), ("PWRLMT", 20)]
     body = r.json()
     assert all(t["amount"]["amount"] == 0 for t in body["tokens"] if t["tokenType"] != "STD")
-    assert body["meter"]["keyChangeData"] == {"newSupplyGroupCode": "222222", "newKeyRevisionNumber": "3",
-                                              "newTariffIndex": "07"}
+    assert body["meter"]["keyChangeData"] == {
+        "newSupplyGroupCode": "222222",
+        "newKeyRevisionNumber": "3",
+        "newTariffIndex": "07",
+    }
     assert len({t["token"] for t in body["tokens"]}) == 6 and all(t["receiptNum"] for t in body["tokens"])
 
 
@@ -406,7 +417,7 @@ def test_customer_utility_meter_and_slip_overrides(lang: Sim) -> None:
 
 
 def test_any_error_type_with_any_error_status(lang: Sim) -> None:
-    from ppu_sim.errors import ERROR_TYPES
+    from ppu_sim.provider.errors import ERROR_TYPES
 
     seen = set()
     for i, expected in enumerate(sorted(ERROR_TYPES)):
@@ -422,7 +433,10 @@ def test_any_error_type_with_any_error_status(lang: Sim) -> None:
 def test_a_sequence_counted_per_meter_then_normal(lang: Sim) -> None:
     answers = [buy(lang, "LSEQMETER") for _ in range(4)]
     assert [(r.status_code, error_type(r)) for r in answers[:3]] == [
-        (503, "UPSTREAM_UNAVAILABLE"), (503, "UPSTREAM_UNAVAILABLE"), (500, "SYSTEM_MALFUNCTION")]
+        (503, "UPSTREAM_UNAVAILABLE"),
+        (503, "UPSTREAM_UNAVAILABLE"),
+        (500, "SYSTEM_MALFUNCTION"),
+    ]
     assert answers[3].status_code == 201
 
 
@@ -501,13 +515,19 @@ def test_a_pack_latency_delays_every_api_reply_but_not_health(start_sim: Any, tm
 
 REFUSED = {
     "status not listed": ("respond: {retryPurchaseRequest: [{status: 201}]}", "retryPurchaseRequest[0].status"),
-    "status with error": ("respond: {createMeterLookup: [{status: 201, error: {errorType: GENERAL_ERROR}}]}",
-                          "createMeterLookup[0].status"),
-    "per on a later step": ("respond: {createMeterLookup: [{times: 1, delay: 1}, {per: meter, delay: 2}]}",
-                            "createMeterLookup[1].per"),
+    "status with error": (
+        "respond: {createMeterLookup: [{status: 201, error: {errorType: GENERAL_ERROR}}]}",
+        "createMeterLookup[0].status",
+    ),
+    "per on a later step": (
+        "respond: {createMeterLookup: [{times: 1, delay: 1}, {per: meter, delay: 2}]}",
+        "createMeterLookup[1].per",
+    ),
     "unreachable step": ("respond: {createMeterLookup: [{delay: 1}, {delay: 2}]}", "createMeterLookup[1]"),
-    "unused operation": ("match: {operations: [createMeterLookup]}\nrespond: {createFaultReport: [{delay: 1}]}",
-                         "respond.createFaultReport"),
+    "unused operation": (
+        "match: {operations: [createMeterLookup]}\nrespond: {createFaultReport: [{delay: 1}]}",
+        "respond.createFaultReport",
+    ),
     "no STD with money": ("vend: {tokens: [BSST]}", "vend.tokens"),
     "two STD": ("vend: {tokens: [STD, STD]}", "vend.tokens"),
     "vend without purchases": ("match: {operations: [createMeterLookup]}\nvend: {tokens: [STD]}", "vend"),

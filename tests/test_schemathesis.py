@@ -22,9 +22,20 @@ def test_schemathesis_finds_nothing_in_strict_mode() -> None:
     st = Path(sys.executable).with_name("st")
     try:
         run = subprocess.run(
-            [str(st), "--config-file", str(ROOT / "schemathesis.toml"), "run", f"{server.base}{BASE}/openapi.json",
-             "--auth", ":".join(AUTH), "--no-color"],
-            cwd=ROOT, capture_output=True, text=True, timeout=600,
+            [
+                str(st),
+                "--config-file",
+                str(ROOT / "schemathesis.toml"),
+                "run",
+                f"{server.base}{BASE}/openapi.json",
+                "--auth",
+                ":".join(AUTH),
+                "--no-color",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
     finally:
         server.stop()

@@ -15,23 +15,23 @@ from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 
-from ppu_sim import http_errors, spec
 from ppu_sim.config import Settings
-from ppu_sim.faults import FaultMiddleware
-from ppu_sim.gateway import Gateway
-from ppu_sim.lifecycle import Provider
+from ppu_sim.interface import http_errors, spec
+from ppu_sim.interface.validation import FormatProblem, make_body_validator, make_parameter_validator, strict_document
+from ppu_sim.provider.lifecycle import Provider
+from ppu_sim.provider.store import MemoryStore
 from ppu_sim.runtime import Simulator
 from ppu_sim.scenario.loader import builtin_pack_paths, load_packs
 from ppu_sim.scenario.matcher import Catalogue
-from ppu_sim.store import MemoryStore
-from ppu_sim.validation import FormatProblem, make_body_validator, make_parameter_validator, strict_document
+from ppu_sim.transport.faults import FaultMiddleware
+from ppu_sim.transport.gateway import Gateway
 
 
 class HandlerResolver(Resolver):
-    """operationId createMeterLookup -> ppu_sim.contract.create_meter_lookup; the spec stays unannotated."""
+    """operationId createMeterLookup -> interface.handlers.create_meter_lookup; the spec stays unannotated."""
 
     def resolve_operation_id(self, operation: Any) -> str:
-        return "ppu_sim.contract." + re.sub(r"(?<!^)(?=[A-Z])", "_", operation.operation_id).lower()
+        return "ppu_sim.interface.handlers." + re.sub(r"(?<!^)(?=[A-Z])", "_", operation.operation_id).lower()
 
 
 def load_catalogue(extra: Sequence[Path] = ()) -> Catalogue:

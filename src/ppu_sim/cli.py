@@ -10,8 +10,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ppu_sim import __version__, spec
+from ppu_sim import __version__
 from ppu_sim.config import Settings, env, parse_tokens, parse_users
+from ppu_sim.interface import spec
 from ppu_sim.scenario.catalogue import describe_catalogue
 from ppu_sim.scenario.loader import ScenarioError, builtin_pack_paths, load_packs
 
@@ -25,22 +26,30 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=env("HOST", "127.0.0.1"), help="address to listen on [PPU_SIM_HOST]")
     serve.add_argument("--port", type=int, default=int(env("PORT", "8080") or 8080), help="[PPU_SIM_PORT]")
     serve.add_argument(
-        "--scenarios", nargs="*", type=Path, default=_env_paths(), metavar="PATH",
+        "--scenarios",
+        nargs="*",
+        type=Path,
+        default=_env_paths(),
+        metavar="PATH",
         help="extra scenario files or folders, after the built-in packs [PPU_SIM_SCENARIOS, ':'-separated]",
     )
     serve.add_argument(
         "--seed", type=int, default=int(env("SEED", "0") or 0), help="makes random choices repeatable [PPU_SIM_SEED]"
     )
-    serve.add_argument(
-        "--users", default=env("USERS", ""), help="user:pass,... allowed (default: any) [PPU_SIM_USERS]"
-    )
+    serve.add_argument("--users", default=env("USERS", ""), help="user:pass,... allowed (default: any) [PPU_SIM_USERS]")
     serve.add_argument("--tokens", default=env("TOKENS", ""), help="bearer tokens allowed [PPU_SIM_TOKENS]")
     serve.add_argument(
-        "--strict", action="store_true", default=(env("STRICT", "") or "").lower() in ("1", "true", "yes"),
+        "--strict",
+        action="store_true",
+        default=(env("STRICT", "") or "").lower() in ("1", "true", "yes"),
         help="reject numeric strings, unknown fields and non-v4 UUIDs [PPU_SIM_STRICT]",
     )
-    serve.add_argument("--hold-seconds", type=float, default=float(env("HOLD_SECONDS", "60") or 60),
-                       help="how long a 'hold' fault keeps a request (the client's timeout) [PPU_SIM_HOLD_SECONDS]")
+    serve.add_argument(
+        "--hold-seconds",
+        type=float,
+        default=float(env("HOLD_SECONDS", "60") or 60),
+        help="how long a 'hold' fault keeps a request (the client's timeout) [PPU_SIM_HOLD_SECONDS]",
+    )
     serve.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
     serve.add_argument("--log-level", default=env("LOG_LEVEL", "info"), help="[PPU_SIM_LOG_LEVEL]")
 
@@ -73,13 +82,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ppu_sim.server import run  # imported late: validate/list need no web stack
+    from ppu_sim.transport.server import run  # imported late: validate/list need no web stack
 
     try:
         settings = Settings(
-            host=args.host, port=args.port, scenario_paths=tuple(args.scenarios), seed=args.seed,
-            users=parse_users(args.users), tokens=parse_tokens(args.tokens), strict=args.strict,
-            hold_seconds=args.hold_seconds, watch=not args.no_watch, log_level=args.log_level,
+            host=args.host,
+            port=args.port,
+            scenario_paths=tuple(args.scenarios),
+            seed=args.seed,
+            users=parse_users(args.users),
+            tokens=parse_tokens(args.tokens),
+            strict=args.strict,
+            hold_seconds=args.hold_seconds,
+            watch=not args.no_watch,
+            log_level=args.log_level,
         )
     except ValueError as exc:
         print(f"ppu-sim: {exc}", file=sys.stderr)

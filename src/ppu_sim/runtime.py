@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ppu_sim.config import Settings
-from ppu_sim.lifecycle import Provider
+from ppu_sim.provider.lifecycle import Provider
 
 SCOPE_KEY = "ppu_sim"
 

@@ -88,20 +88,22 @@ def describe_catalogue(packs: Sequence[Pack]) -> list[dict[str, Any]]:
     rows = []
     for pack in reversed(packs):
         for sc in pack.scenarios:
-            rows.append({
-                "name": sc.name,
-                "pack": sc.pack,
-                "meterIds": sorted(sc.match.meter_ids or ()),
-                "meterPattern": sc.match.meter_pattern.pattern if sc.match.meter_pattern else None,
-                "meterSts": sc.match.sts,
-                "operations": operations_of(sc),
-                "summary": sc.summary,
-                "tags": derived_tags(sc),
-                "script": {
-                    # per: null means the operation's default (docs/scenarios.md, "Sequences")
-                    op: {"per": steps[0].per, "steps": [describe_step(s) for s in steps]}
-                    for op, steps in sc.respond.items()
-                },
-                "source": sc.source,
-            })
+            rows.append(
+                {
+                    "name": sc.name,
+                    "pack": sc.pack,
+                    "meterIds": sorted(sc.match.meter_ids or ()),
+                    "meterPattern": sc.match.meter_pattern.pattern if sc.match.meter_pattern else None,
+                    "meterSts": sc.match.sts,
+                    "operations": operations_of(sc),
+                    "summary": sc.summary,
+                    "tags": derived_tags(sc),
+                    "script": {
+                        # per: null means the operation's default (docs/scenarios.md, "Sequences")
+                        op: {"per": steps[0].per, "steps": [describe_step(s) for s in steps]}
+                        for op, steps in sc.respond.items()
+                    },
+                    "source": sc.source,
+                }
+            )
     return rows

@@ -18,8 +18,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ppu_sim.errors import ERROR_TYPES
 from ppu_sim.paths import bundled
+from ppu_sim.provider.errors import ERROR_TYPES
+from ppu_sim.provider.vending import ChargeSpec, TariffBlock, TokenSpec, VendSpec
 from ppu_sim.scenario.model import (
     ANY_OPERATION,
     OPERATIONS,
@@ -34,7 +35,6 @@ from ppu_sim.scenario.model import (
     Scenario,
     Step,
 )
-from ppu_sim.tokens import ChargeSpec, TariffBlock, TokenSpec, VendSpec
 
 Path_ = tuple[str | int, ...]
 
@@ -271,9 +271,7 @@ class _Builder:
         if isinstance(tariff, (int, float)):
             blocks: tuple[TariffBlock, ...] = (TariffBlock(_dec(tariff)),)
         elif tariff:
-            blocks = tuple(
-                TariffBlock(_dec(b["rate"]), _dec(b["units"]) if "units" in b else None) for b in tariff
-            )
+            blocks = tuple(TariffBlock(_dec(b["rate"]), _dec(b["units"]) if "units" in b else None) for b in tariff)
         else:
             blocks = default.tariff
         return VendSpec(

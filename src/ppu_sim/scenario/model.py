@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ppu_sim.tokens import VendSpec
+from ppu_sim.provider.vending import VendSpec
 
 # Operations a scenario can script, by the contract's operationIds.
 OPERATIONS = (

@@ -182,8 +182,13 @@ def make_parameter_validator(strict: bool) -> type[ParameterValidator]:
                     value = values.get(param["name"])
                     problem = self.validate_parameter(where, value, param)
                     if problem:
-                        errors.append({"field": f"{where}:{param['name']}", "msg": problem.splitlines()[0],
-                                       "value": _shown(value) if value is not None else "null"})
+                        errors.append(
+                            {
+                                "field": f"{where}:{param['name']}",
+                                "msg": problem.splitlines()[0],
+                                "value": _shown(value) if value is not None else "null",
+                            }
+                        )
                     elif param.get("schema", {}).get("format") == "uuid" and (
                         bad := _not_uuid(f"{where}:{param['name']}", value, strict)
                     ):

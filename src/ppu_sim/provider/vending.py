@@ -117,9 +117,7 @@ def taxable(amount: int, tax: int, currency: str, rate: Decimal) -> dict[str, An
     return {"amount": amount, "currency": currency, "tax": tax, "taxType": "VAT", "taxRate": float(rate)}
 
 
-def vend(
-    approved: int, currency: str, spec: VendSpec, rng: random.Random, *, issue_numbers: bool = True
-) -> Breakdown:
+def vend(approved: int, currency: str, spec: VendSpec, rng: random.Random, *, issue_numbers: bool = True) -> Breakdown:
     """Turn an approved amount into charges first, then tokens for what is left.
 
     ``issue_numbers`` False gives a trial breakdown: the same amounts and units, no token numbers.

@@ -20,7 +20,7 @@ from collections.abc import MutableMapping
 from dataclasses import asdict
 from typing import Any
 
-from ppu_sim import spec
+from ppu_sim.interface import spec
 from ppu_sim.runtime import simulator_of
 from ppu_sim.scenario.model import Delay, Fault
 
@@ -30,7 +30,7 @@ _DIRECTIVE_BYTES = DIRECTIVE_HEADER.encode()
 _BREAK_GRACE = 5.0
 Message = MutableMapping[str, Any]
 
-log = logging.getLogger("ppu_sim.faults")
+log = logging.getLogger("ppu_sim.transport.faults")
 
 
 def encode_directive(delay: Delay | None, fault: Fault | None) -> dict[str, str]:

@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from ppu_sim.datagen import DataGenerator, email_for
-from ppu_sim.errors import ProviderError
+from ppu_sim.provider.datagen import DataGenerator, email_for
+from ppu_sim.provider.errors import ProviderError
+from ppu_sim.provider.store import Advice, KeyChangeRecord, PurchaseRecord, Store
+from ppu_sim.provider.vending import ChargeSpec, TokenSpec, receipt_number, rng_for, token_number, vend
 from ppu_sim.scenario.matcher import Catalogue, RequestFacts, UnknownScenario
 from ppu_sim.scenario.model import Delay, Fault, FreeUnits, Scenario, Step
-from ppu_sim.store import Advice, KeyChangeRecord, PurchaseRecord, Store
-from ppu_sim.tokens import ChargeSpec, TokenSpec, receipt_number, rng_for, token_number, vend
 
 PROVIDER_INSTITUTION = "PPUSIM"
 DEFAULT_CURRENCY = "710"
@@ -91,9 +91,7 @@ class Provider:
             return self._shaped(step, 201, None)  # vended, but the reply is an error: a lost reply
         return self._shaped(step, 201, record.response)
 
-    def retry(
-        self, purchase_id: str, body: dict[str, Any], headers: Mapping[str, str], operation: str
-    ) -> Reply:
+    def retry(self, purchase_id: str, body: dict[str, Any], headers: Mapping[str, str], operation: str) -> Reply:
         scenario, step = self._script(operation, body, headers, key=purchase_id)
         if refused := self._refusal(step):
             return refused
@@ -118,9 +116,7 @@ class Provider:
     ) -> Reply:
         return self._advise("confirmation", purchase_id, confirmation_id, body, headers)
 
-    def reverse(
-        self, purchase_id: str, reversal_id: str, body: dict[str, Any], headers: Mapping[str, str]
-    ) -> Reply:
+    def reverse(self, purchase_id: str, reversal_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
         return self._advise("reversal", purchase_id, reversal_id, body, headers)
 
     def reprint(self, reprint_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
@@ -134,8 +130,10 @@ class Provider:
             raise ProviderError(
                 400,
                 "UNABLE_TO_LOCATE_RECORD",
-                {"reason": f"no purchase to reprint for meter {meter_id}"
-                 + (f" and reference {body['originalRef']}" if body.get("originalRef") else "")},
+                {
+                    "reason": f"no purchase to reprint for meter {meter_id}"
+                    + (f" and reference {body['originalRef']}" if body.get("originalRef") else "")
+                },
                 "No token to reprint",
             )
         return self._shaped(step, 200, self._replay(record.response, body))
@@ -423,11 +421,15 @@ class Provider:
 
     def _key_change_data(self, scenario: Scenario | None, rng: Any) -> dict[str, str]:
         scripted = scenario.meter.key_change if scenario else None
-        return dict(scripted) if scripted else {
-            "newSupplyGroupCode": f"{rng.randrange(100000, 999999)}",
-            "newKeyRevisionNumber": str(rng.randrange(1, 9)),
-            "newTariffIndex": f"{rng.randrange(1, 99):02d}",
-        }
+        return (
+            dict(scripted)
+            if scripted
+            else {
+                "newSupplyGroupCode": f"{rng.randrange(100000, 999999)}",
+                "newKeyRevisionNumber": str(rng.randrange(1, 9)),
+                "newTariffIndex": f"{rng.randrange(1, 99):02d}",
+            }
+        )
 
     def _echo(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The request's transaction fields verbatim, plus the provider's own reference."""

@@ -106,4 +106,3 @@ class MemoryStore:
 
     def add_event(self, kind: str, body: dict[str, Any]) -> None:
         self._events[kind].append(body)
-

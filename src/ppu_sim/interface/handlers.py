@@ -16,10 +16,10 @@ from typing import Any
 from connexion import request as current_request
 from connexion.lifecycle import ConnexionResponse
 
-from ppu_sim.errors import REQUEST_TYPES, ProviderError, error_detail, format_error
-from ppu_sim.faults import encode_directive
-from ppu_sim.lifecycle import Provider, Reply
+from ppu_sim.provider.errors import REQUEST_TYPES, ProviderError, error_detail, format_error
+from ppu_sim.provider.lifecycle import Provider, Reply
 from ppu_sim.runtime import simulator_of
+from ppu_sim.transport.faults import encode_directive
 
 Call = Callable[[Provider, dict[str, str]], Reply]
 
@@ -46,7 +46,10 @@ async def retry_purchase_request_by_retry_id(
 def _retry(operation: str, purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
     # A retry's body may carry its own id; the answer carries that id. Both paths count as one operation.
     return _answer(
-        operation, body, None, lambda p, h: p.retry(purchase_id, body, h, "retryPurchaseRequest"),
+        operation,
+        body,
+        None,
+        lambda p, h: p.retry(purchase_id, body, h, "retryPurchaseRequest"),
         original_id=purchase_id,
     )
 
@@ -98,8 +101,12 @@ def _answer(
     """Check id agreement, run the provider, and render its reply or error as the contract says."""
     request_id = str(body.get("id", path_id or ""))
     try:
-        _check_ids(body, path_id, original_id, advice=operation in ("confirmTokenPurchase", "reverseTokenPurchase",
-                                                                     "confirmKeyChange"))
+        _check_ids(
+            body,
+            path_id,
+            original_id,
+            advice=operation in ("confirmTokenPurchase", "reverseTokenPurchase", "confirmKeyChange"),
+        )
         reply = call(simulator_of(current_request.scope).provider, dict(current_request.headers))
     except ProviderError as exc:
         reply = Reply(exc.status, error=exc)
@@ -112,8 +119,11 @@ def _check_ids(body: dict[str, Any], path_id: str | None, original_id: str | Non
         errors.append({"field": "id", "msg": f"must equal the id in the path ({path_id})", "value": body.get("id")})
     if advice and body.get("requestId") != original_id:
         errors.append(
-            {"field": "requestId", "msg": f"must equal the original id in the path ({original_id})",
-             "value": body.get("requestId")}
+            {
+                "field": "requestId",
+                "msg": f"must equal the original id in the path ({original_id})",
+                "value": body.get("requestId"),
+            }
         )
     if errors:
         raise format_error(errors, "Id mismatch")
@@ -124,13 +134,20 @@ def render(reply: Reply, operation: str, request_id: str, original_id: str | Non
     if reply.error is not None:
         e = reply.error
         payload: Any = error_detail(
-            e.error_type, REQUEST_TYPES[operation], request_id,
-            message=e.message, original_id=original_id, detail=e.detail,
+            e.error_type,
+            REQUEST_TYPES[operation],
+            request_id,
+            message=e.message,
+            original_id=original_id,
+            detail=e.detail,
         )
     else:
         payload = reply.body
     content = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
     return ConnexionResponse(
-        status_code=reply.status, mimetype="application/json", content_type="application/json",
-        body=content, headers=headers,
+        status_code=reply.status,
+        mimetype="application/json",
+        content_type="application/json",
+        body=content,
+        headers=headers,
     )

@@ -13,9 +13,9 @@ from watchfiles import Change, awatch
 
 from ppu_sim.app import create_app, load_catalogue
 from ppu_sim.config import Settings
-from ppu_sim.faults import FaultMiddleware
-from ppu_sim.gateway import Gateway
 from ppu_sim.scenario.loader import ScenarioError
+from ppu_sim.transport.faults import FaultMiddleware
+from ppu_sim.transport.gateway import Gateway
 
 log = logging.getLogger("ppu_sim")
 

@@ -8,7 +8,7 @@ from typing import Any
 from connexion.exceptions import ProblemException
 
 from ppu_sim import __version__
-from ppu_sim.http_errors import error_body
+from ppu_sim.interface.http_errors import error_body
 from ppu_sim.runtime import SCOPE_KEY, Simulator
 
 

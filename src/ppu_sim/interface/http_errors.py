@@ -14,9 +14,9 @@ from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
-from ppu_sim import spec
-from ppu_sim.errors import ORIGINAL_ID_PARAMS, REQUEST_TYPES, error_detail
-from ppu_sim.validation import FormatProblem
+from ppu_sim.interface import spec
+from ppu_sim.interface.validation import FormatProblem
+from ppu_sim.provider.errors import ORIGINAL_ID_PARAMS, REQUEST_TYPES, error_detail
 
 log = logging.getLogger("ppu_sim")
 
@@ -34,29 +34,48 @@ BY_STATUS: dict[int, tuple[str, str]] = {
 }
 
 
-def error_body(path: str, status: int, *, detail: dict[str, Any] | None = None, request_id: str = "",
-               error_type: str | None = None, message: str | None = None) -> bytes:
+def error_body(
+    path: str,
+    status: int,
+    *,
+    detail: dict[str, Any] | None = None,
+    request_id: str = "",
+    error_type: str | None = None,
+    message: str | None = None,
+) -> bytes:
     """An ErrorDetail for a request that reached no handler: requestType and ids follow the path."""
     operation, params = spec.route(path)
     request_type = REQUEST_TYPES.get(operation or "", "METER_LOOKUP_REQUEST")
     default_type, default_message = BY_STATUS.get(status, BY_STATUS[500 if status >= 500 else 400])
     original_param = ORIGINAL_ID_PARAMS.get(operation or "")
     own_ids = [value for name, value in params.items() if name != original_param]
-    body = error_detail(error_type or default_type, request_type, request_id or (own_ids[-1] if own_ids else ""),
-                        message=message or default_message, detail=detail,
-                        original_id=params.get(original_param or ""))
+    body = error_detail(
+        error_type or default_type,
+        request_type,
+        request_id or (own_ids[-1] if own_ids else ""),
+        message=message or default_message,
+        detail=detail,
+        original_id=params.get(original_param or ""),
+    )
     return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -> ConnexionResponse:
-    return ConnexionResponse(status_code=status, mimetype="application/json", content_type="application/json",
-                             body=body, headers=headers or {})
+    return ConnexionResponse(
+        status_code=status,
+        mimetype="application/json",
+        content_type="application/json",
+        body=body,
+        headers=headers or {},
+    )
 
 
 def format_problem(request: ConnexionRequest, exc: FormatProblem) -> ConnexionResponse:
     body = exc.body if isinstance(exc.body, dict) else {}
-    return _response(400, error_body(request.url.path, 400, detail={"formatErrors": exc.errors},
-                                     request_id=str(body.get("id") or "")))
+    return _response(
+        400,
+        error_body(request.url.path, 400, detail={"formatErrors": exc.errors}, request_id=str(body.get("id") or "")),
+    )
 
 
 def problem(request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:

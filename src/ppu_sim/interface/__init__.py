@@ -1,0 +1,1 @@
+"""The interface as served: operation handlers, request validation, errors rendered as ErrorDetail."""

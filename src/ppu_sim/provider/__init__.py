@@ -1,0 +1,1 @@
+"""The simulated provider: transaction rules, what it remembers, generated data and vending arithmetic."""

@@ -1,0 +1,1 @@
+"""The wire: the ASGI front door, transport faults, credential checks and the uvicorn server."""
