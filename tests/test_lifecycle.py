@@ -347,3 +347,113 @@ def test_seed_makes_generated_data_and_token_numbers_repeatable(start_sim) -> No
     first, again, other = (sale(start_sim("--seed", seed)) for seed in ("7", "7", "8"))
     assert first["customer"] == again["customer"] and first["tokens"] == again["tokens"]
     assert first["customer"] != other["customer"] and first["tokens"][0]["token"] != other["tokens"][0]["token"]
+
+
+def test_every_purchase_answer_carries_the_labels_of_the_request_it_answers_and_no_others(sim: Sim) -> None:
+    meter = sts_meter("7777777777")  # its own meter, so the reprint finds this test's purchase
+    labels = [{"name": "lane", "value": "7"}]
+    pid = new_id()
+    sold = sim.post(f"/tokenPurchases/{pid}", purchase(meter, 5000, pid, transactionLabels=labels))
+    assert sold.json()["transactionLabels"] == labels
+    relabelled = [{"name": "lane", "value": "9"}, {"name": "shift", "value": "night"}]
+    for sent in (relabelled, None):
+        rid = new_id()
+        body = purchase(meter, 5000, rid, **({"transactionLabels": sent} if sent else {}))
+        retried = sim.post(f"/tokenPurchases/{pid}/retry", body)
+        assert retried.status_code == 202, retried.text
+        assert retried.json().get("transactionLabels") == sent
+    tid = new_id()
+    trial = sim.post(f"/tokenPurchases/{tid}/trial", purchase(meter, 5000, tid, transactionLabels=relabelled))
+    assert trial.json()["transactionLabels"] == relabelled
+    rid = new_id()
+    reprinted = sim.post(f"/tokenReprints/{rid}", reprint(meter, id_=rid))
+    assert reprinted.status_code == 200, reprinted.text
+    assert "transactionLabels" not in reprinted.json()
+
+
+def test_slip_data_in_an_answer_is_the_providers_own(sim: Sim) -> None:
+    """The contract: a ready-to-print slip a provider supplies, which the PoS must print; never the PoS's own."""
+    own = {"messageLines": [{"text": "PoS header"}], "slipWidth": 32}
+    pid = new_id()
+    plain = sim.post(f"/tokenPurchases/{pid}", purchase(STS_METER, 5000, pid, slipData=own))
+    assert plain.status_code == 201, plain.text
+    assert "slipData" not in plain.json()
+    pid = new_id()
+    sold = sim.post(f"/tokenPurchases/{pid}", purchase("TST010", 10000, pid, slipData=own)).json()
+    slip = sold["slipData"]
+    assert [x["text"] for x in slip["messageLines"]] == [f"---    Slip Line {n}    ---" for n in range(1, 6)]
+    rid = new_id()
+    retried = sim.post(f"/tokenPurchases/{pid}/retry", purchase("TST010", 10000, rid, slipData=own))
+    assert retried.json()["slipData"] == slip
+    rid = new_id()
+    reprinted = sim.post(f"/tokenReprints/{rid}", {**reprint("TST010", pid, rid), "slipData": own})
+    assert reprinted.json()["slipData"] == slip
+
+
+def test_an_advice_is_answered_with_its_own_fields_unaltered(sim: Sim) -> None:
+    """BasicAdviceResponse has BasicAdvice's fields; its thirdPartyIdentifiers are those the PoS sent."""
+    for kind, own in (("confirmations", "tenders"), ("reversals", "reversalReason")):
+        pid, sold = buy(sim)
+        aid = new_id()
+        sent = ADVICES[kind](pid, aid)
+        sent.update(thirdPartyIdentifiers=sold["thirdPartyIdentifiers"], stan="000042", rrn="rrn-0042")
+        sent["amounts"] = sold["amounts"]
+        r = sim.post(f"/tokenPurchases/{pid}/{kind}/{aid}", sent)
+        assert r.status_code == 202, r.text
+        assert r.json() == {k: v for k, v in sent.items() if k != own}
+
+
+def test_a_paid_debt_leaves_the_purchase(start_sim) -> None:
+    """TST007 owes 32300 and recovers 5000 a purchase: once that is paid, its line goes; the fee stays."""
+    server = start_sim()
+
+    def sale() -> dict:
+        pid = new_id()
+        r = server.post(f"/tokenPurchases/{pid}", purchase("TST007", 20000, pid))
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    left = [sale()["debtRecoveryCharges"][0]["balance"]["amount"]]
+    while left[-1] > 0 and len(left) < 10:
+        left.append(sale()["debtRecoveryCharges"][0]["balance"]["amount"])
+    assert left[-1] == 0 and left[-2] > 0, left
+    after = sale()
+    assert after["debtRecoveryCharges"] == []
+    assert [c["description"] for c in after["serviceCharges"]] == ["Connection fee"]
+    parts = after["tokens"] + after["serviceCharges"]
+    assert sum(p["amount"]["amount"] + p["amount"]["tax"] for p in parts) == 20000
+    lid = new_id()
+    assert server.post(f"/meterLookups/{lid}", lookup("TST007", lid)).json()["arrearsAmount"]["amount"] == 0
+
+
+TWO_DEBTS = """
+scenarios:
+  - name: two-debts
+    match: {meterId: DEBT2}
+    meter: {arrears: 54000}
+    vend:
+      debtRecovery:
+        - {description: Small arrears, amount: 5000, balance: 4000}
+        - {description: Large arrears, amount: 5000, balance: 50000}
+"""
+
+
+def test_a_reversal_gives_back_the_debt_it_recovered_after_another_was_paid(start_sim, tmp_path) -> None:
+    pack = tmp_path / "debts.yaml"
+    pack.write_text(TWO_DEBTS)
+    server = start_sim("--scenarios", str(pack))
+
+    def sale() -> tuple[str, list[tuple[str, int]]]:
+        pid = new_id()
+        r = server.post(f"/tokenPurchases/{pid}", purchase("DEBT2", 20000, pid))
+        assert r.status_code == 201, r.text
+        return pid, [(c["description"], c["balance"]["amount"]) for c in r.json()["debtRecoveryCharges"]]
+
+    assert sale()[1] == [("Small arrears", 0), ("Large arrears", 45000)]
+    second, lines = sale()
+    assert lines == [("Large arrears", 40000)]
+    rid = new_id()
+    assert server.post(f"/tokenPurchases/{second}/reversals/{rid}", reversal(second, rid)).status_code == 202
+    lid = new_id()
+    assert server.post(f"/meterLookups/{lid}", lookup("DEBT2", lid)).json()["arrearsAmount"]["amount"] == 45000
+    assert sale()[1] == [("Large arrears", 40000)]

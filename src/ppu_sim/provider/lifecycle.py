@@ -25,14 +25,18 @@ PROVIDER_INSTITUTION = "PPUSIM"
 DEFAULT_CURRENCY = "710"
 SLIP_WIDTH = 40  # characters; an int Jackson always writes, and a common till-slip width
 
+# What an answer echoes from the request it answers. Not slipData: in an answer that is the
+# provider's ready-to-print slip (the contract: "where present, it must be used by POS").
 TRANSACTION_FIELDS = (
     "id", "time", "originator", "client", "settlementEntity", "receiver", "thirdPartyIdentifiers",
-    "slipData", "basketRef", "tranType", "srcAccType", "destAccType", "stan", "rrn",
+    "basketRef", "tranType", "srcAccType", "destAccType", "stan", "rrn",
 )  # fmt: skip
+LABELLED_FIELDS = (*TRANSACTION_FIELDS, "transactionLabels")  # requests that declare labels: PurchaseRequest
 ADVICE_FIELDS = ("id", "requestId", "time", "thirdPartyIdentifiers", "stan", "rrn", "amounts")
+# What the provider said about a purchase, its slip included: replayed to its retries and reprints.
 PURCHASE_FIELDS = (
     "purchaseTotal", "taxTotal", "amounts", "meter", "customer", "utility", "utilityType", "tokens",
-    "debtRecoveryCharges", "serviceCharges", "vatInvoiceNumber",
+    "debtRecoveryCharges", "serviceCharges", "vatInvoiceNumber", "slipData",
 )  # fmt: skip
 
 
@@ -102,7 +106,7 @@ class Provider:
             record = self._process_purchase(purchase_id, scenario, body)
         if record.error is not None:
             return _travelling(step, Reply(record.error["status"], error=_stored_error(record)))
-        return self._shaped(step, 202, self._replay(record.response, body))
+        return self._shaped(step, 202, self._replay(record.response, body, LABELLED_FIELDS))
 
     def trial(self, trial_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
         self._claim("trial", trial_id)
@@ -136,7 +140,7 @@ class Provider:
                 },
                 "No token to reprint",
             )
-        return self._shaped(step, 200, self._replay(record.response, body))
+        return self._shaped(step, 200, self._replay(record.response, body, TRANSACTION_FIELDS))
 
     def fault_report(self, request_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
         self._claim("faultReport", request_id)
@@ -280,17 +284,18 @@ class Provider:
         approved = min(amount, scenario.approve_max) if scenario.approve_max is not None else amount
         rng = rng_for(self.seed, "purchase", purchase_id)
         debts = self._debts_owed(scenario, meter_id)
-        spec = replace(scenario.vend, tokens=tokens, debt_recovery=debts)
+        spec = replace(scenario.vend, tokens=tokens, debt_recovery=tuple(debts.values()))
         breakdown = vend(approved, currency, spec, rng, issue_numbers=not trial)
         if not trial:
             if free_due and free is not None and free.due == "once":
                 self.store.set_meter_value(meter_id, "freeUnitsIssued", True)
-            for i, (debt, charged) in enumerate(zip(debts, breakdown.debt_recovery, strict=True)):
-                if debt.balance is not None:
+            recovered: dict[int, int] = {}
+            for i, charged in zip(debts, breakdown.debt_recovery, strict=True):
+                if debts[i].balance is not None:
                     self.store.set_meter_value(meter_id, f"debt:{i}", charged["balance"]["amount"])
-        response = self._echo(body)
-        if "transactionLabels" in body:
-            response["transactionLabels"] = body["transactionLabels"]
+                    recovered[i] = charged["amount"]["amount"] + charged["amount"]["tax"]
+            self.store.set_meter_value(meter_id, f"recovered:{purchase_id}", recovered)
+        response = self._echo(body, LABELLED_FIELDS)
         meter = {**profile["meter"], **body["meter"]}
         if any(t.type == "KC" for t in tokens):
             meter["keyChangeData"] = self._key_change_data(scenario, rng)
@@ -328,11 +333,13 @@ class Provider:
             return False
         return free.due == "always" or not self.store.meter_value(meter_id, "freeUnitsIssued")
 
-    def _debts_owed(self, scenario: Scenario, meter_id: str) -> tuple[ChargeSpec, ...]:
-        """The scenario's debt charges with what is still owed: each purchase recovers from the last balance."""
-        return tuple(
-            replace(debt, balance=self._owed(meter_id, i, debt)) for i, debt in enumerate(scenario.vend.debt_recovery)
-        )
+    def _debts_owed(self, scenario: Scenario, meter_id: str) -> dict[int, ChargeSpec]:
+        """The scenario's debts not yet paid off, by their place in the scenario, with what is still owed.
+
+        Each purchase recovers from the last balance; a debt paid off gets no more lines.
+        """
+        debts = {i: replace(d, balance=self._owed(meter_id, i, d)) for i, d in enumerate(scenario.vend.debt_recovery)}
+        return {i: d for i, d in debts.items() if d.balance != 0}
 
     def _owed(self, meter_id: str, index: int, debt: ChargeSpec) -> int | None:
         current = self.store.meter_value(meter_id, f"debt:{index}")
@@ -346,12 +353,11 @@ class Provider:
         return sum(d.balance - (self._owed(meter_id, i, d) or 0) for i, d in enumerate(debts) if d.balance is not None)
 
     def _restore_debts(self, record: PurchaseRecord) -> None:
-        """A reversed purchase gives back the debt it recovered."""
-        for i, charged in enumerate((record.response or {}).get("debtRecoveryCharges", ())):
+        """A reversed purchase gives back the debt it recovered (kept per debt: paid-off debts have no line)."""
+        recovered = self.store.meter_value(record.meter_id, f"recovered:{record.id}") or {}
+        for i, amount in recovered.items():
             owed = self.store.meter_value(record.meter_id, f"debt:{i}")
-            if owed is not None:
-                amount = charged["amount"]
-                self.store.set_meter_value(record.meter_id, f"debt:{i}", owed + amount["amount"] + amount.get("tax", 0))
+            self.store.set_meter_value(record.meter_id, f"debt:{i}", owed + amount)
 
     def _find_for_reprint(self, meter_id: str, original_ref: str | None) -> PurchaseRecord | None:
         candidates = [r for r in self.store.purchases_for_meter(meter_id) if r.response and r.status != "reversed"]
@@ -431,9 +437,9 @@ class Provider:
             }
         )
 
-    def _echo(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def _echo(self, body: Mapping[str, Any], fields: tuple[str, ...] = TRANSACTION_FIELDS) -> dict[str, Any]:
         """The request's transaction fields verbatim, plus the provider's own reference."""
-        out = {k: copy.deepcopy(body[k]) for k in TRANSACTION_FIELDS if k in body}
+        out = {k: copy.deepcopy(body[k]) for k in fields if k in body}
         rng = rng_for(self.seed, "tpi", str(body.get("id")))
         out["thirdPartyIdentifiers"] = [
             *out.get("thirdPartyIdentifiers", []),
@@ -441,14 +447,13 @@ class Provider:
         ]
         return out
 
-    def _replay(self, stored: dict[str, Any] | None, body: Mapping[str, Any]) -> dict[str, Any]:
-        """A stored purchase answered again: same tokens and amounts, this request's transaction fields."""
+    def _replay(
+        self, stored: dict[str, Any] | None, body: Mapping[str, Any], echoed: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """A stored purchase answered again: same tokens, amounts and slip; the echoed fields are this request's."""
         assert stored is not None
-        out = self._echo(body)
+        out = self._echo(body, echoed)
         out.update({k: copy.deepcopy(stored[k]) for k in PURCHASE_FIELDS if k in stored})
-        for key in ("transactionLabels", "slipData"):
-            if key in stored and key not in body:
-                out[key] = copy.deepcopy(stored[key])
         return out
 
 
