@@ -13,28 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import (
-    BASE,
-    Sim,
-    advice,
-    confirmation,
-    lookup,
-    new_id,
-    purchase,
-    reprint,
-    reversal,
-    sts_meter,
-)
+from tests.support import BASE, Sim, advice, lookup, new_id, purchase, reprint, sts_meter
+from tests.test_lifecycle import ADVICES, buy, error_of
 
 NOT_V4 = "a7d8a676-bdd0-f7cc-62b0-2a5e35792367"  # UUID-shaped, version f
-ADVICES = {"confirmations": confirmation, "reversals": reversal}
-
-
-def buy(server: Sim, meter: str, amount: int) -> tuple[str, dict[str, Any]]:
-    pid = new_id()
-    r = server.post(f"/tokenPurchases/{pid}", purchase(meter, amount, pid))
-    assert r.status_code == 201, r.text
-    return pid, r.json()
 
 
 def meter_state(server: Sim, meter: str) -> dict[str, Any]:
@@ -50,13 +32,7 @@ def arrears(server: Sim, meter: str = "TST007") -> int:
 
 
 def advise(server: Sim, kind: str, pid: str, aid: str, **changes: Any) -> httpx.Response:
-    body = ADVICES[kind](pid, aid, amount=20000) if kind == "confirmations" else ADVICES[kind](pid, aid)
-    return server.post(f"/tokenPurchases/{pid}/{kind}/{aid}", {**body, **changes})
-
-
-def error_type(r: httpx.Response, status: int) -> str:
-    assert r.status_code == status, r.text
-    return r.json()["errorType"]
+    return server.post(f"/tokenPurchases/{pid}/{kind}/{aid}", {**ADVICES[kind](pid, aid), **changes})
 
 
 def test_a_retry_of_a_processed_purchase_replays_it_and_changes_nothing(start_sim: Callable[..., Sim]) -> None:
@@ -76,7 +52,7 @@ def test_a_retry_of_a_processed_purchase_replays_it_and_changes_nothing(start_si
     # The confirmation survived: repeated, it gets the first answer; a reversal still cannot follow.
     again = advise(server, "confirmations", pid, cid, time="2026-11-21T10:20:00Z")
     assert again.status_code == 202 and again.json() == confirmed.json()
-    assert error_type(advise(server, "reversals", pid, new_id()), 400) == "TRANSACTION_NOT_SUPPORTED"
+    error_of(advise(server, "reversals", pid, new_id()), 400, "TRANSACTION_NOT_SUPPORTED")
 
 
 def test_a_second_reversal_does_not_give_the_debt_back_again(start_sim: Callable[..., Sim]) -> None:
@@ -111,10 +87,10 @@ def test_a_trial_changes_no_meter_state(start_sim: Callable[..., Sim]) -> None:
 
 def test_a_declined_purchase_can_be_neither_confirmed_nor_turned_into_a_reversed_one(sim: Sim) -> None:
     pid = new_id()
-    assert error_type(sim.post(f"/tokenPurchases/{pid}", purchase("TST001", 5000, pid)), 400) == "AMOUNT_TOO_LOW"
-    assert error_type(advise(sim, "confirmations", pid, new_id()), 400) == "TRANSACTION_DECLINED"
+    error_of(sim.post(f"/tokenPurchases/{pid}", purchase("TST001", 5000, pid)), 400, "AMOUNT_TOO_LOW")
+    error_of(advise(sim, "confirmations", pid, new_id()), 400, "TRANSACTION_DECLINED")
     assert advise(sim, "reversals", pid, new_id()).status_code == 202
-    assert error_type(advise(sim, "confirmations", pid, new_id()), 400) == "TRANSACTION_DECLINED"
+    error_of(advise(sim, "confirmations", pid, new_id()), 400, "TRANSACTION_DECLINED")
 
 
 def test_a_reprint_never_returns_a_reversed_purchase(sim: Sim) -> None:
@@ -128,7 +104,7 @@ def test_a_reprint_never_returns_a_reversed_purchase(sim: Sim) -> None:
     assert last.json()["tokens"] == kept["tokens"]
     for ref in (reversed_id, gone["tokens"][0]["receiptNum"], gone["vatInvoiceNumber"]):
         rid = new_id()
-        assert error_type(sim.post(f"/tokenReprints/{rid}", reprint(meter, ref, rid)), 400) == "UNABLE_TO_LOCATE_RECORD"
+        error_of(sim.post(f"/tokenReprints/{rid}", reprint(meter, ref, rid)), 400, "UNABLE_TO_LOCATE_RECORD")
 
 
 @pytest.mark.parametrize("auth", [None, ("alice", "wrong")])
@@ -147,8 +123,7 @@ def test_strict_mode_refuses_a_non_v4_retry_id_and_unknown_query_parameters(
     meter = sts_meter("4343434343")
     pid, _ = buy(strict, meter, 5000)
     r = strict.post(f"/tokenPurchases/{pid}/retry", purchase(meter, 5000, NOT_V4))
-    assert error_type(r, 400) == "FORMAT_ERROR"
-    assert [e["field"] for e in r.json()["detailMessage"]["formatErrors"]] == ["id"]
+    assert [e["field"] for e in error_of(r, 400, "FORMAT_ERROR")["detailMessage"]["formatErrors"]] == ["id"]
     assert strict.post(f"/tokenPurchases/{pid}/retry", purchase(meter, 5000, new_id())).status_code == 202
 
     def lookup_with_query(server: Sim) -> httpx.Response:
@@ -156,8 +131,7 @@ def test_strict_mode_refuses_a_non_v4_retry_id_and_unknown_query_parameters(
         return server.client.post(f"{BASE}/meterLookups/{lid}", params={"bogus": "1"}, json=lookup(meter, lid))
 
     r = lookup_with_query(strict)
-    assert error_type(r, 400) == "FORMAT_ERROR"
-    assert [e["field"] for e in r.json()["detailMessage"]["formatErrors"]] == ["query:bogus"]
+    assert [e["field"] for e in error_of(r, 400, "FORMAT_ERROR")["detailMessage"]["formatErrors"]] == ["query:bogus"]
     assert lookup_with_query(sim).status_code == 201
 
 
