@@ -46,6 +46,8 @@ def test_units_to_tenths_round_up_in_the_customers_favour() -> None:
     assert tenths("1.82") == 19
     assert tenths(Decimal("0.01")) == 1
     assert tenths(5) == 50
+    assert tenths(0.1) == 1  # a float counts by its decimal form, not its binary expansion
+    assert tenths(2000.04) == 20001
 
 
 @pytest.mark.parametrize("bad", [-1, MAX_VALUE + 1])

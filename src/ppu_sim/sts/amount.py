@@ -36,9 +36,13 @@ def encode_amount(value: int) -> int:
     return exponent << MANTISSA_BITS | mantissa
 
 
-def tenths(units: Decimal | int | str) -> int:
-    """Units (kWh, m³, minutes) as whole tenths, rounded up like the amount field itself."""
-    scaled = Decimal(units) * 10
+def tenths(units: Decimal | int | float | str) -> int:
+    """Units (kWh, m³, minutes) as whole tenths, rounded up like the amount field itself.
+
+    A float goes through its shortest decimal form: 0.1 is one tenth, not the binary
+    0.1000000000000000055..., which would round up to two.
+    """
+    scaled = Decimal(str(units) if isinstance(units, float) else units) * 10
     if not scaled.is_finite() or scaled < 0:
         raise ValueError(f"units {units!r} must be a finite, non-negative number")
     return math.ceil(scaled)

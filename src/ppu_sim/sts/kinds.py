@@ -47,7 +47,7 @@ class Management(IntEnum):
     KEY_CHANGE_4 = 9
 
 
-def credit(amount: Decimal | int | str, tid: int, rnd: int, utility: Utility = Utility.ELECTRICITY) -> Token:
+def credit(amount: Decimal | int | float | str, tid: int, rnd: int, utility: Utility = Utility.ELECTRICITY) -> Token:
     """Credit of ``amount`` units, rounded up to what the amount field can carry."""
     return Token(0, utility, Transfer(rnd, tid, encode_amount(tenths(amount))))
 
@@ -91,8 +91,7 @@ def key_change_set(new: NewKey) -> list[Token]:
         raise ValueError(f"a decoder key has 8 or 16 bytes, not {len(new.key)}")
     if not 0 <= new.ken <= 0xFF:
         raise ValueError(f"key expiry number {new.ken} is not 0..255")
-    key = int.from_bytes(new.key, "big")
-    words = [(key >> shift) & 0xFFFFFFFF for shift in range(len(new.key) * 8 - 32, -1, -32)]
+    words = [int.from_bytes(new.key[i : i + 4], "big") for i in range(0, len(new.key), 4)]
     high = KeyChangeHigh(new.ken >> 4, new.krn, new.rollover, False, new.kt, words[0])
     low = KeyChangeLow(new.ken & 0xF, new.ti, words[-1])
     tokens = [Token(2, Management.KEY_CHANGE_1, high), Token(2, Management.KEY_CHANGE_2, low)]
