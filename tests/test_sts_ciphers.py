@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ppu_sim.sts.misty1 import S7, S9, Misty1
-from ppu_sim.sts.sta import Sta
+from ppu_sim.sts.sta import Sta, aligned_key
 
 MISTY1_VECTORS = json.loads((Path(__file__).parent / "data" / "sts-vectors.json").read_text(encoding="utf-8"))["misty1"]
 blocks = st.integers(0, (1 << 64) - 1)
@@ -37,6 +37,7 @@ def test_misty1_round_trip(key: bytes, block: int) -> None:
 
 def test_sta_worked_example() -> None:
     # Reference sheet 1.7 (CTSA01 step 1): DK E653341F9D5BF36F, plaintext block -> ciphertext.
+    assert aligned_key(0xE653341F9D5BF36F) == 0xC9019ACCBE062A40
     cipher = Sta(0xE653341F9D5BF36F)
     assert cipher.encrypt(0x05599863000119E6) == 0x492083C0AE7CE455
     assert cipher.decrypt(0x492083C0AE7CE455) == 0x05599863000119E6

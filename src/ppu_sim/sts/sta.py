@@ -37,9 +37,9 @@ def _permute(value: int, perm: Sequence[int]) -> int:
     return out
 
 
-def _substitute_byte(byte: int, sel: int, low: Sequence[Sequence[int]]) -> int:
+def _substitute_byte(byte: int, sel: int, tables: Sequence[Sequence[int]]) -> int:
     """``sel`` bit 0 chooses the table of the low nibble, bit 1 that of the high one."""
-    return low[sel >> 1][byte >> 4] << 4 | low[sel & 1][byte & 0xF]
+    return tables[sel >> 1][byte >> 4] << 4 | tables[sel & 1][byte & 0xF]
 
 
 _P_INV = _inverse(P)
@@ -58,9 +58,14 @@ def _rotl(value: int, n: int) -> int:
     return ((value << n) | (value >> (64 - n))) & MASK64
 
 
+def aligned_key(key: int) -> int:
+    """The first round key: the complement of the decoder key rotated right by 12 bits."""
+    return _rotl(~key & MASK64, 64 - 12)
+
+
 def round_selectors(key: int) -> tuple[tuple[int, ...], ...]:
     """Per round, per byte: which S-boxes the two nibbles use (bits 3 and 7 of the key byte)."""
-    rk = _rotl(~key & MASK64, 64 - 12)  # key alignment: rotate the complement right by 12
+    rk = aligned_key(key)
     rounds = []
     for _ in range(ROUNDS):
         rounds.append(tuple((rk >> (8 * j + 3)) & 1 | ((rk >> (8 * j + 7)) & 1) << 1 for j in range(8)))
@@ -71,14 +76,14 @@ def round_selectors(key: int) -> tuple[tuple[int, ...], ...]:
 class Sta:
     """STA with one decoder key (given as the big-endian integer of its 8 bytes)."""
 
-    __slots__ = ("_dec", "_enc", "_selectors")
+    __slots__ = ("_dec", "_enc")
 
     def __init__(self, key: int) -> None:
         if not 0 <= key <= MASK64:
             raise ValueError("an STA key has 64 bits")
-        self._selectors = round_selectors(key)
-        self._enc = tuple(tuple(_ENCRYPT[j][sel] for j, sel in enumerate(r)) for r in self._selectors)
-        self._dec = tuple(tuple(_UNSUBSTITUTE[sel] for sel in r) for r in reversed(self._selectors))
+        selectors = round_selectors(key)
+        self._enc = tuple(tuple(_ENCRYPT[j][sel] for j, sel in enumerate(r)) for r in selectors)
+        self._dec = tuple(tuple(_UNSUBSTITUTE[sel] for sel in r) for r in reversed(selectors))
 
     def encrypt(self, block: int) -> int:
         for t in self._enc:
