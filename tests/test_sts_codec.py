@@ -14,7 +14,7 @@ from ppu_sim.sts.amount import MAX_VALUE
 from ppu_sim.sts.crypto import Algorithm, DecoderKey
 from ppu_sim.sts.fields import KeyChangeHigh, MeterTest, Raw, Token, Transfer
 from ppu_sim.sts.keys import KeyGeneration, KeySet, KeyType, decoder_key
-from ppu_sim.sts.layout import TokenCrcError
+from ppu_sim.sts.layout import PlainToken, TokenCrcError
 from ppu_sim.sts.meter import MeterNumber
 from ppu_sim.sts.tid import BaseDate
 
@@ -151,3 +151,20 @@ def test_decoder_key_length_must_fit_its_algorithm_and_stays_out_of_repr() -> No
     assert Algorithm.of("11") is Algorithm.MISTY1
     with pytest.raises(ValueError, match="not 07 \\(STA\\) or 11 \\(MISTY1\\)"):
         Algorithm.of("09")
+
+
+@given(st.integers(0, (1 << 66) - 1), keys)
+def test_any_twenty_digits_decode_to_a_token_or_a_value_error(value: int, key: DecoderKey) -> None:
+    # What a meter keypad can receive: anything. Only ValueError (incl. TokenCrcError) may come out.
+    try:
+        token = codec.decode(f"{value:020d}", key)
+    except ValueError:
+        return
+    assert codec.encode(token, key) == f"{value:020d}"
+
+
+@given(st.integers(0, 3), st.integers(0, 15), st.integers(0, (1 << 44) - 1), keys)
+def test_every_class_and_subclass_round_trips(token_class: int, subclass: int, payload: int, key: DecoderKey) -> None:
+    token = Token.of(PlainToken(token_class, subclass, payload))
+    assert codec.decode(codec.encode(token, key), key) == token
+    assert token.plain().payload == payload
