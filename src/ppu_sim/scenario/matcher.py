@@ -8,17 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ppu_sim.scenario.model import Match, Pack, Scenario
+from ppu_sim.sts.meter import luhn_check_digit
 
 OVERRIDE_HEADER = "x-ppu-scenario"
-
-
-def luhn_check_digit(payload: str) -> str:
-    """The Luhn (mod 10) check digit of a string of digits."""
-    total = 0
-    for i, ch in enumerate(reversed(payload)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return str((10 - total % 10) % 10)
 
 
 def is_sts_meter_number(meter_id: str) -> bool:

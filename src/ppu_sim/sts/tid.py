@@ -1,0 +1,55 @@
+"""Token identifiers: whole minutes since one of the three STS base dates, in 24 bits."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import IntEnum
+
+TID_BITS = 24
+TID_LIMIT = 1 << TID_BITS
+
+
+class BaseDate(IntEnum):
+    """The base dates IEC 62055-41:2014 allows; the value is the year."""
+
+    Y1993 = 1993
+    Y2014 = 2014
+    Y2035 = 2035
+
+    @property
+    def start(self) -> datetime:
+        return datetime(self.value, 1, 1)
+
+    @property
+    def code(self) -> str:
+        """The two digits DKGA04 uses for the base date ("93", "14", "35")."""
+        return f"{self.value % 100:02d}"
+
+    @classmethod
+    def of(cls, value: int | str) -> BaseDate:
+        """A base date from its year (1993) or its two-digit code ("93")."""
+        year = int(value)
+        for base in cls:
+            if year in (base.value, base.value % 100):
+                return base
+        raise ValueError(f"base date {value!r} is not one of 1993, 2014, 2035")
+
+
+def tid_of(issued: datetime, base: BaseDate) -> int:
+    """Minutes from the base date to ``issued``; seconds are dropped, as the standard does.
+
+    Times are naive local times: the standard counts minutes of the issuing system's clock.
+    """
+    if issued.tzinfo is not None:
+        issued = issued.replace(tzinfo=None)
+    minutes = int((issued - base.start).total_seconds() // 60)
+    if not 0 <= minutes < TID_LIMIT:
+        raise ValueError(f"{issued.isoformat()} does not fit a 24-bit TID from base date {base.value}")
+    return minutes
+
+
+def issued_at(tid: int, base: BaseDate) -> datetime:
+    """The start of the minute a TID names."""
+    if not 0 <= tid < TID_LIMIT:
+        raise ValueError(f"TID {tid} is not a 24-bit number")
+    return base.start + timedelta(minutes=tid)
