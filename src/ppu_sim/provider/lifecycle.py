@@ -54,11 +54,12 @@ class Reply:
 class Provider:
     """One simulated provider: the scenarios in force, and everything it has acknowledged."""
 
-    def __init__(self, catalogue: Catalogue, store: Store, seed: int = 0) -> None:
+    def __init__(self, catalogue: Catalogue, store: Store, seed: int = 0, data: DataGenerator | None = None) -> None:
         self.catalogue = catalogue
         self.store = store
         self.seed = seed
-        self.data = DataGenerator(seed)
+        # Shareable: a meter's generated data depends only on the seed and the meter.
+        self.data = data or DataGenerator(seed)
 
     # -- operations -------------------------------------------------------------------------
 
