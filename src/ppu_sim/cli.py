@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ppu_sim import __version__
-from ppu_sim.config import Settings, env, parse_tokens, parse_users
+from ppu_sim.config import SESSION_MODES, Settings, env, parse_duration, parse_tokens, parse_users
 from ppu_sim.interface import spec
 from ppu_sim.scenario.catalogue import describe_catalogue
 from ppu_sim.scenario.loader import ScenarioError, builtin_pack_paths, load_packs
@@ -49,6 +49,35 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=float(env("HOLD_SECONDS", "60") or 60),
         help="how long a 'hold' fault keeps a request (the client's timeout) [PPU_SIM_HOLD_SECONDS]",
+    )
+    serve.add_argument(
+        "--sessions",
+        choices=SESSION_MODES,
+        default=env("SESSIONS", "header"),
+        help="what names a request's session: the X-PPU-Session header or Basic user, the user only, "
+        "or one session for all [PPU_SIM_SESSIONS]",
+    )
+    serve.add_argument(
+        "--session-ttl",
+        default=env("SESSION_TTL", "1h"),
+        help="idle time after which a session is forgotten, e.g. 90, 15m, 1h [PPU_SIM_SESSION_TTL]",
+    )
+    serve.add_argument(
+        "--max-sessions",
+        type=int,
+        default=int(env("MAX_SESSIONS", "256") or 256),
+        help="most sessions kept; the oldest idle one goes first [PPU_SIM_MAX_SESSIONS]",
+    )
+    serve.add_argument(
+        "--journal-size",
+        type=int,
+        default=int(env("JOURNAL_SIZE", "10000") or 10000),
+        help="exchanges kept per session; the oldest go first [PPU_SIM_JOURNAL_SIZE]",
+    )
+    serve.add_argument(
+        "--admin-token",
+        default=env("ADMIN_TOKEN", ""),
+        help="bearer token the control API (/sim/) requires [PPU_SIM_ADMIN_TOKEN]",
     )
     serve.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
     serve.add_argument("--log-level", default=env("LOG_LEVEL", "info"), help="[PPU_SIM_LOG_LEVEL]")
@@ -96,12 +125,23 @@ def _serve(args: argparse.Namespace) -> int:
             hold_seconds=args.hold_seconds,
             watch=not args.no_watch,
             log_level=args.log_level,
+            sessions=args.sessions,
+            session_ttl=parse_duration(args.session_ttl),
+            max_sessions=_at_least_one("--max-sessions", args.max_sessions),
+            journal_size=_at_least_one("--journal-size", args.journal_size),
+            admin_token=args.admin_token,
         )
     except ValueError as exc:
         print(f"ppu-sim: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run(settings)
+
+
+def _at_least_one(option: str, value: int) -> int:
+    if value < 1:
+        raise ValueError(f"{option} must be at least 1")
+    return value
 
 
 def _validate(paths: Sequence[Path]) -> int:

@@ -88,9 +88,10 @@ class Exchange:
         return self.duration_ms is not None
 
     def as_json(self) -> dict[str, Any]:
+        """The exchange as the control API shows it; fields without a value are left out."""
         request = self.request.value
         response = self.response.value if self.response else None
-        return {
+        out = {
             "seq": self.seq,
             "session": self.session,
             "received": self.received.isoformat(timespec="milliseconds"),
@@ -118,6 +119,7 @@ class Exchange:
             "fault": self.fault,
             "clientGone": self.client_gone,
         }
+        return {k: v for k, v in out.items() if v is not None}
 
 
 def now() -> datetime:

@@ -25,7 +25,6 @@ from ppu_sim.scenario.model import Pack
 
 SESSION_HEADER = "x-ppu-session"
 DEFAULT_SESSION = "default"
-MODES = ("header", "user", "off")
 MAX_NAME = 128
 _HEADER = SESSION_HEADER.encode()
 
@@ -120,6 +119,10 @@ class Sessions:
             return False
         self._refresh(session)
         return True
+
+    def idle(self, session: Session) -> float:
+        """Seconds since the session was last used."""
+        return self._clock() - session.last_used
 
     def __iter__(self) -> Iterator[Session]:
         self._expire()

@@ -17,8 +17,8 @@ from connexion import request as current_request
 from connexion.lifecycle import ConnexionResponse
 
 from ppu_sim.provider.errors import REQUEST_TYPES, ProviderError, error_detail, format_error
-from ppu_sim.provider.lifecycle import Provider, Reply
-from ppu_sim.runtime import simulator_of
+from ppu_sim.provider.lifecycle import Provider, Reply, Trace
+from ppu_sim.runtime import note_of, session_of
 from ppu_sim.transport.faults import encode_directive
 
 Call = Callable[[Provider, dict[str, str]], Reply]
@@ -100,6 +100,9 @@ def _answer(
 ) -> ConnexionResponse:
     """Check id agreement, run the provider, and render its reply or error as the contract says."""
     request_id = str(body.get("id", path_id or ""))
+    scope = current_request.scope
+    provider = session_of(scope).provider
+    provider.trace = Trace()
     try:
         _check_ids(
             body,
@@ -107,10 +110,19 @@ def _answer(
             original_id,
             advice=operation in ("confirmTokenPurchase", "reverseTokenPurchase", "confirmKeyChange"),
         )
-        reply = call(simulator_of(current_request.scope).provider, dict(current_request.headers))
+        reply = call(provider, dict(current_request.headers))
     except ProviderError as exc:
         reply = Reply(exc.status, error=exc)
+    _annotate(scope, provider.trace)
     return render(reply, operation, request_id, original_id)
+
+
+def _annotate(scope: Any, trace: Trace) -> None:
+    """Tell the journal who answered (the note travels in the request's scope, like the request)."""
+    note = note_of(scope)
+    note.scenario, note.pack, note.step, note.meter_id = trace.scenario, trace.pack, trace.step, trace.meter_id
+    if trace.transaction:
+        note.transaction = trace.transaction
 
 
 def _check_ids(body: dict[str, Any], path_id: str | None, original_id: str | None, advice: bool) -> None:

@@ -98,6 +98,11 @@ def load_pack(path: Path, allowed_statuses: Mapping[str, frozenset[int]]) -> Pac
         text = path.read_text("utf-8")
     except OSError as exc:
         raise ScenarioError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
+    return parse_pack(text, path, allowed_statuses)
+
+
+def parse_pack(text: str, path: Path, allowed_statuses: Mapping[str, frozenset[int]]) -> Pack:
+    """A pack from its text (YAML, or JSON, which is YAML too); ``path`` names it in problems."""
     try:
         data = yaml.safe_load(text)
         lines = _line_map(yaml.compose(text))

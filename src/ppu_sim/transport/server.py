@@ -13,9 +13,8 @@ from watchfiles import Change, awatch
 
 from ppu_sim.app import create_app, load_catalogue
 from ppu_sim.config import Settings
+from ppu_sim.control.recorder import Recorder
 from ppu_sim.scenario.loader import ScenarioError
-from ppu_sim.transport.faults import FaultMiddleware
-from ppu_sim.transport.gateway import Gateway
 
 log = logging.getLogger("ppu_sim")
 
@@ -49,7 +48,7 @@ def run(settings: Settings) -> int:
 class _Server(uvicorn.Server):
     """uvicorn's server plus the scenario watcher, and an early end to held requests on shutdown."""
 
-    def __init__(self, config: uvicorn.Config, app: Gateway, settings: Settings) -> None:
+    def __init__(self, config: uvicorn.Config, app: Recorder, settings: Settings) -> None:
         super().__init__(config)
         self.app = app
         self.settings = settings
@@ -63,12 +62,11 @@ class _Server(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         if self.watcher:
             self.watcher.cancel()
-        if isinstance(self.app.app, FaultMiddleware):
-            self.app.app.stopping.set()
+        self.app.simulator.stopping.set()
         await super().shutdown(sockets)
 
 
-async def _watch(app: Gateway, paths: Sequence[Path]) -> None:
+async def _watch(app: Recorder, paths: Sequence[Path]) -> None:
     """On a change to a --scenarios file, load everything afresh; keep the last good set on error.
 
     The folders holding the files are watched rather than the files themselves, so an editor's
@@ -82,7 +80,7 @@ async def _watch(app: Gateway, paths: Sequence[Path]) -> None:
             except ScenarioError as exc:
                 log.error("scenario reload failed; keeping the last good set:\n%s", exc)
             else:
-                app.simulator.provider.catalogue = catalogue
+                app.simulator.sessions.set_catalogue(catalogue)
                 count = sum(len(p.scenarios) for p in catalogue.packs)
                 log.info("scenarios reloaded: %d scenario(s) from %d pack(s)", count, len(catalogue.packs))
     except (OSError, RuntimeError) as exc:  # e.g. a watched folder was deleted
