@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Sequence
@@ -31,6 +32,12 @@ def run(settings: Settings) -> int:
         log.error("not starting: %d problem(s) in scenario files", len(exc.problems))
         return 1
     _raise_file_limit()
+    if not settings.admin_token and not _loopback(settings.host):
+        log.warning(
+            "the control API (/sim/) is open to anyone who can reach %s: set --admin-token "
+            "(PPU_SIM_ADMIN_TOKEN) to require a bearer token for it",
+            settings.host,
+        )
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -97,6 +104,13 @@ def _watch_targets(paths: Sequence[Path]) -> tuple[list[Path], Callable[[Change,
         return path in files or (path.parent in folders and path.suffix in (".yaml", ".yml"))
 
     return sorted({f.parent for f in files} | folders), relevant
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _raise_file_limit() -> None:
