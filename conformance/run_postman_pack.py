@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,16 +89,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Run Electrum's Postman test pack against ppu-sim (started here) or a running server.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Run Electrum's Postman test pack against ppu-sim (started here) or a running server."
     )
     parser.add_argument(
         "--base-url",
         help=f"a running server's interface URL, e.g. http://127.0.0.1:8080{BASE_PATH}; "
-        "without it, `ppu-sim serve` is started on a free port and stopped afterwards",
+        "without it, ppu-sim serve is started on a free port and stopped afterwards",
     )
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ppu-sim" / "newman"
-    parser.add_argument("--newman-cache", type=Path, default=cache, help="where newman is installed on first use")
+    parser.add_argument(
+        "--newman-cache", type=Path, default=cache, help="where newman is installed on first use (default: %(default)s)"
+    )
     return parser
 
 
@@ -125,8 +127,8 @@ def run_pack(newman: Path, base_url: str) -> list[FolderResult]:
                 result.details.append(f"newman exited {done.returncode}: {done.stderr.strip()[-500:]}")
             results.append(result)
             print(f"{folder}: {result.expected} assertions, {result.failed} failed")
-            for line in result.details[:20]:
-                print(f"    {line}")
+            for line, times in list(Counter(result.details).items())[:20]:
+                print(f"    {line}" + (f" (x{times})" if times > 1 else ""))
     return results
 
 
