@@ -16,6 +16,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -99,6 +100,9 @@ class _Help(argparse.HelpFormatter):
         return f"{text} [{variable}]" if variable else text
 
 
+_SUBPARSER = partial(_Parser, formatter_class=_Help)
+
+
 def parser() -> argparse.ArgumentParser:
     top = _Parser(prog="ppu-sim", description=DESCRIPTION, formatter_class=_Help)
     top.add_argument("--version", action="version", version=f"ppu-sim {__version__}", help="print the version and exit")
@@ -108,15 +112,21 @@ def parser() -> argparse.ArgumentParser:
         metavar="COMMAND",
         title="commands",
         help="one of these (COMMAND --help for more)",
+        parser_class=_SUBPARSER,
     )
+    _add_serve(commands)
+    _add_scenarios(commands)
+    return top
 
+
+def _add_serve(commands: Any) -> None:
+    """Each option added here gets its PPU_SIM_ variable, and needs a row in the README's table."""
     serve = commands.add_parser(
         "serve",
         env_prefix=ENV_PREFIX,
         help="start the simulator",
         description="Serve the interface with the built-in scenario packs, and yours. Every option can also be "
         f"set by the environment variable shown in brackets ({ENV_PREFIX}<OPTION>); the command line wins.",
-        formatter_class=_Help,
     )
     serve.add_argument("--host", default=Settings.host, help="address to listen on (0.0.0.0: every interface)")
     serve.add_argument("--port", type=_port, default=Settings.port, help="TCP port to listen on")
@@ -163,27 +173,29 @@ def parser() -> argparse.ArgumentParser:
         help="least severe log lines shown",
     )
 
+
+def _add_scenarios(commands: Any) -> None:
     scenarios = commands.add_parser(
-        "scenarios",
-        help="check or list scenario packs",
-        description="Check or list scenario packs.",
-        formatter_class=_Help,
+        "scenarios", help="check or list scenario packs", description="Check or list scenario packs."
     )
     sub = scenarios.add_subparsers(
-        dest="action", required=True, metavar="ACTION", title="actions", help="one of these (ACTION --help for more)"
+        dest="action",
+        required=True,
+        metavar="ACTION",
+        title="actions",
+        help="one of these (ACTION --help for more)",
+        parser_class=_SUBPARSER,
     )
     validate = sub.add_parser(
         "validate",
         help="check scenario files; non-zero exit on any problem",
         description="Check scenario files; every problem is named by file:line: field. Exit status 1 on any.",
-        formatter_class=_Help,
     )
     validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scenario files or folders to check")
     listing = sub.add_parser(
         "list",
         help="print the loaded catalogue",
         description="Print every scenario: the built-in packs', then yours.",
-        formatter_class=_Help,
     )
     listing.add_argument(
         "--scenarios",
@@ -196,7 +208,6 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument(
         "--format", choices=("table", "json"), default="table", help="table for people, json for tools"
     )
-    return top
 
 
 def _port(text: str) -> int:
