@@ -106,17 +106,22 @@ _SUBPARSER = partial(_Parser, formatter_class=_Help)
 def parser() -> argparse.ArgumentParser:
     top = _Parser(prog="ppu-sim", description=DESCRIPTION, formatter_class=_Help)
     top.add_argument("--version", action="version", version=f"ppu-sim {__version__}", help="print the version and exit")
-    commands = top.add_subparsers(
-        dest="command",
-        required=True,
-        metavar="COMMAND",
-        title="commands",
-        help="one of these (COMMAND --help for more)",
-        parser_class=_SUBPARSER,
-    )
+    commands = _choice_of(top, "command")
     _add_serve(commands)
     _add_scenarios(commands)
     return top
+
+
+def _choice_of(parent: argparse.ArgumentParser, dest: str) -> Any:
+    """A required choice of subcommands, whose parsers share the help and error handling."""
+    return parent.add_subparsers(
+        dest=dest,
+        required=True,
+        metavar=dest.upper(),
+        title=f"{dest}s",
+        help=f"one of these ({dest.upper()} --help for more)",
+        parser_class=_SUBPARSER,
+    )
 
 
 def _add_serve(commands: Any) -> None:
@@ -178,14 +183,7 @@ def _add_scenarios(commands: Any) -> None:
     scenarios = commands.add_parser(
         "scenarios", help="check or list scenario packs", description="Check or list scenario packs."
     )
-    sub = scenarios.add_subparsers(
-        dest="action",
-        required=True,
-        metavar="ACTION",
-        title="actions",
-        help="one of these (ACTION --help for more)",
-        parser_class=_SUBPARSER,
-    )
+    sub = _choice_of(scenarios, "action")
     validate = sub.add_parser(
         "validate",
         help="check scenario files; non-zero exit on any problem",
