@@ -11,9 +11,13 @@ from pathlib import Path
 import uvicorn
 from watchfiles import Change, awatch
 
+from ppu_sim import __version__
 from ppu_sim.app import create_app, load_catalogue
 from ppu_sim.config import Settings
+from ppu_sim.interface.spec import BASE_PATH
+from ppu_sim.paths import bundled
 from ppu_sim.scenario.loader import ScenarioError
+from ppu_sim.scenario.model import Pack
 from ppu_sim.transport.faults import FaultMiddleware
 from ppu_sim.transport.gateway import Gateway
 
@@ -24,6 +28,9 @@ _WANTED_FILES = 65_536
 
 
 def run(settings: Settings) -> int:
+    # At info level the banner replaces the start-up lines of Connexion and uvicorn; debug shows them.
+    chatty = settings.log_level.lower() == "debug"
+    logging.getLogger("connexion").setLevel(logging.NOTSET if chatty else logging.WARNING)
     try:
         app = create_app(settings)
     except ScenarioError as exc:
@@ -41,6 +48,8 @@ def run(settings: Settings) -> int:
         timeout_keep_alive=75,
         backlog=4096,
     )
+    if not chatty:
+        logging.getLogger("uvicorn.error").setLevel(max(logging.WARNING, logging.getLogger("uvicorn.error").level))
     server = _Server(config, app, settings)
     server.run()
     return 0 if server.started else 1
@@ -57,6 +66,8 @@ class _Server(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        if self.started:
+            print(banner(self.settings, self.app.simulator.provider.catalogue.packs), flush=True)
         if self.settings.watch and self.settings.scenario_paths:
             self.watcher = asyncio.create_task(_watch(self.app, self.settings.scenario_paths))
 
@@ -66,6 +77,37 @@ class _Server(uvicorn.Server):
         if isinstance(self.app.app, FaultMiddleware):
             self.app.app.stopping.set()
         await super().shutdown(sockets)
+
+
+def banner(settings: Settings, packs: Sequence[Pack]) -> str:
+    """What a user needs to know once the server listens: where, what it serves, and how it judges."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    root = f"http://{host}:{settings.port}"
+    builtin = bundled("scenarios").resolve()
+    lines = [
+        f"ppu-sim {__version__} listening on {root} (Ctrl+C to stop)",
+        f"  base path   {root}{BASE_PATH}",
+        f"  swagger ui  {root}{BASE_PATH}/ui/",
+        f"  health      {root}/health",
+    ]
+    for pack in packs:
+        where = "built in" if Path(pack.path).resolve().parent == builtin else pack.path
+        lines.append(f"  pack        {pack.name}: {len(pack.scenarios)} scenario(s), {where}")
+    if not settings.scenario_paths:
+        lines.append("  pack        none of yours (--scenarios PATH)")
+    elif settings.watch:
+        lines.append(f"  watching    {', '.join(map(str, settings.scenario_paths))}")
+    lines.append(
+        "  mode        strict: numeric strings, unknown fields and non-v4 UUIDs are refused"
+        if settings.strict
+        else "  mode        lenient: accepts what the production provider accepts (--strict to refuse more)"
+    )
+    lines.append(
+        f"  auth        on: Basic for {len(settings.users)} user(s), Bearer for {len(settings.tokens)} token(s)"
+        if settings.auth_configured
+        else "  auth        off: any Basic credentials or Bearer token is accepted (one must be sent)"
+    )
+    return "\n".join(lines)
 
 
 async def _watch(app: Gateway, paths: Sequence[Path]) -> None:
