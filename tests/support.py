@@ -27,7 +27,7 @@ from referencing.jsonschema import DRAFT4
 from ppu_sim.scenario.matcher import luhn_check_digit
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+CONFORMANCE = ROOT / "conformance"
 SPEC = yaml.safe_load((ROOT / "openapi" / "prepaidutility-v3.yaml").read_text())
 BASE = "/prepaidutility/v3"
 AUTH = ("test", "test")

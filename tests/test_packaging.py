@@ -41,3 +41,17 @@ def test_wheel_carries_spec_and_packs_and_runs_outside_the_checkout(tmp_path: Pa
     assert run.returncode == 0, run.stderr
     spec_path, count = run.stdout.split()
     assert spec_path.startswith(str(site)) and int(count) > 0
+
+
+def _readme_test_command() -> str:
+    quick_start = (ROOT / "README.md").read_text().split("## Quick start", 1)[1]
+    return next(line for line in quick_start.splitlines() if line.endswith("pytest"))
+
+
+def test_ci_runs_exactly_the_readme_test_command_in_a_fresh_clone_with_nothing_beside_it() -> None:
+    script = (ROOT / ".ci" / "run").read_text()
+    commands = [line for line in script.splitlines() if line and not line.startswith("#")]
+    assert commands[-1] == _readme_test_command()
+    # ... run inside a clone made in an empty temporary folder
+    assert "work=$(mktemp -d)" in commands
+    assert commands[-3:-1] == ['git clone -q "$repo" "$work/ppu-sim"', 'cd "$work/ppu-sim"']

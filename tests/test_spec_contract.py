@@ -1,8 +1,8 @@
-"""Contract tests: openapi/prepaidutility-v3.yaml against the shared interface reference.
+"""Contract tests: openapi/prepaidutility-v3.yaml against the interface reference.
 
-Every expectation is read from ``../shared/reference/ppu-v3-interface.json`` (interface v3.13.0,
-extracted from the Java source), never from the spec itself, so a drift in either file fails
-here with the name of the operation, model, field or enum concerned.
+Every expectation is read from tests/data/ppu-v3-interface.json (interface v3.13.0, extracted
+from the Java source; origin in tests/data/README.md), never from the spec itself, so a drift
+in either file fails here with the name of the operation, model, field or enum concerned.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ Json = dict[str, Any]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPEC_PATH = REPO_ROOT / "openapi" / "prepaidutility-v3.yaml"
-REFERENCE_PATH = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ppu-v3-interface.json"
+REFERENCE_PATH = Path(__file__).resolve().parent / "data" / "ppu-v3-interface.json"
 
 SCHEMA_PREFIX = "#/components/schemas/"
 # Statuses the mock adds to every operation on top of the reference's own error statuses.
@@ -30,17 +30,7 @@ SEED_MARK = "(Seed-documented; newer than interface v3.13.0.)"
 DEPRECATED_RETRY = ("/tokenPurchases/{purchaseId}/retries/{retryId}", "retryPurchaseRequestByRetryId")
 
 
-def _load_reference() -> Json:
-    if not REFERENCE_PATH.is_file():
-        raise FileNotFoundError(
-            f"shared reference not found at {REFERENCE_PATH}; the 'shared' directory must sit "
-            "beside the repository root"
-        )
-    data: Json = json.loads(REFERENCE_PATH.read_text(encoding="utf-8"))
-    return data
-
-
-REF: Json = _load_reference()
+REF: Json = json.loads(REFERENCE_PATH.read_text(encoding="utf-8"))
 SPEC: Json = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
 SCHEMAS: dict[str, Json] = SPEC["components"]["schemas"]
 MODELS: dict[str, Json] = {m["name"]: m for m in REF["models"]}

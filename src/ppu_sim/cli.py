@@ -1,104 +1,293 @@
-"""Command line: ``ppu-sim serve`` and ``ppu-sim scenarios validate|list``."""
+"""Command line: `ppu-sim serve` and `ppu-sim scenarios validate|list`.
+
+Every `serve` option can also come from the environment as PPU_SIM_<OPTION> (`--hold-seconds`
+is PPU_SIM_HOLD_SECONDS): the variable is derived from the option's name, so an option added
+later has one too, and a bad value in a variable is refused exactly like the same option typed
+on the command line. The command line wins over the environment.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import math
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any, NoReturn
 
 from ppu_sim import __version__
-from ppu_sim.config import SESSION_MODES, Settings, env, parse_duration, parse_tokens, parse_users
+from ppu_sim.config import ENV_PREFIX, SESSION_MODES, Settings, parse_duration, parse_tokens, parse_users
 from ppu_sim.interface import spec
 from ppu_sim.scenario.catalogue import describe_catalogue
 from ppu_sim.scenario.loader import ScenarioError, builtin_pack_paths, load_packs
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+DESCRIPTION = "A contract-testing mock provider for the Electrum Prepaid Utility Service Interface v3."
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ppu-sim", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"ppu-sim {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="start the simulator")
-    serve.add_argument("--host", default=env("HOST", "127.0.0.1"), help="address to listen on [PPU_SIM_HOST]")
-    serve.add_argument("--port", type=int, default=int(env("PORT", "8080") or 8080), help="[PPU_SIM_PORT]")
+class UsageError(Exception):
+    """A bad option or variable: reported on one line, exit status 2."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+class _Parser(argparse.ArgumentParser):
+    """Errors on one line; with env_prefix, every option can also be set by <env_prefix><OPTION>."""
+
+    def __init__(self, *args: Any, env_prefix: str = "", **kwargs: Any) -> None:
+        self.env_prefix = env_prefix
+        self.env_options: list[argparse.Action] = []
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        if self.env_prefix and action.option_strings and action.dest != "help":
+            action.env_variable = self.env_prefix + action.dest.upper()  # type: ignore[attr-defined]
+            self.env_options.append(action)
+        return action
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        words = list(sys.argv[1:] if args is None else args)
+        if "-h" in words or "--help" in words:  # help even when a variable is bad
+            return super().parse_known_args(words, namespace)
+        # The environment's options go first, so the command line wins.
+        return super().parse_known_args([*self._environment_words(), *words], namespace)
+
+    def _environment_words(self) -> list[str]:
+        """The options the environment sets, as command-line words; a bad value is a UsageError."""
+        words: list[str] = []
+        for action in self.env_options:
+            variable: str = action.env_variable  # type: ignore[attr-defined]
+            if variable not in os.environ:
+                continue
+            value = os.environ[variable]
+            flag = action.option_strings[0]
+            if action.nargs == 0:  # a switch
+                if value.strip().lower() not in (*_TRUE, *_FALSE):
+                    raise UsageError(f"{self.prog}: {variable}={value!r}: expected 1/0, true/false, yes/no or on/off")
+                option = [flag] if value.strip().lower() in _TRUE else []
+            elif action.nargs == "*":
+                option = [flag, *(p for p in value.split(os.pathsep) if p)]
+            else:
+                option = [f"{flag}={value}"]
+            try:  # this value alone, so the message names its variable
+                argparse.ArgumentParser.parse_known_args(self, option)
+            except UsageError as exc:
+                raise UsageError(f"{self.prog}: {variable}={value!r}: {exc.reason}") from None
+            words += option
+        return words
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)", message)
+
+
+class _Help(argparse.HelpFormatter):
+    """Shows each option's default, and the variable that can set it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.option_strings and action.nargs != 0 and action.default not in (None, "", []):
+            text += " (default: %(default)s)"
+        variable = getattr(action, "env_variable", None)
+        return f"{text} [{variable}]" if variable else text
+
+
+_SUBPARSER = partial(_Parser, formatter_class=_Help)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = _Parser(prog="ppu-sim", description=DESCRIPTION, formatter_class=_Help)
+    top.add_argument("--version", action="version", version=f"ppu-sim {__version__}", help="print the version and exit")
+    commands = _choice_of(top, "command")
+    _add_serve(commands)
+    _add_scenarios(commands)
+    return top
+
+
+def _choice_of(parent: argparse.ArgumentParser, dest: str) -> Any:
+    """A required choice of subcommands, whose parsers share the help and error handling."""
+    return parent.add_subparsers(
+        dest=dest,
+        required=True,
+        metavar=dest.upper(),
+        title=f"{dest}s",
+        help=f"one of these ({dest.upper()} --help for more)",
+        parser_class=_SUBPARSER,
+    )
+
+
+def _add_serve(commands: Any) -> None:
+    """Each option added here gets its PPU_SIM_ variable, and needs a row in the README's table."""
+    serve = commands.add_parser(
+        "serve",
+        env_prefix=ENV_PREFIX,
+        help="start the simulator",
+        description="Serve the interface with the built-in scenario packs, and yours. Every option can also be "
+        f"set by the environment variable shown in brackets ({ENV_PREFIX}<OPTION>); the command line wins.",
+    )
+    serve.add_argument("--host", default=Settings.host, help="address to listen on (0.0.0.0: every interface)")
+    serve.add_argument("--port", type=_port, default=Settings.port, help="TCP port to listen on")
     serve.add_argument(
+        "--scenarios",
+        nargs="*",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="your scenario files or folders of *.yaml, loaded after the built-in packs (which they "
+        f"override) and reloaded when they change; in the variable, '{os.pathsep}'-separated",
+    )
+    serve.add_argument("--seed", type=int, default=Settings.seed, help="makes every random choice repeatable")
+    serve.add_argument(
+        "--users",
+        type=_users,
+        default="",
+        metavar="USER:PASS,...",
+        help="the only Basic credentials accepted (default: any user and password)",
+    )
+    serve.add_argument(
+        "--tokens",
+        type=parse_tokens,
+        default="",
+        metavar="TOKEN,...",
+        help="the only Bearer tokens accepted once --users is set (default: any token)",
+    )
+    serve.add_argument(
+        "--strict", action="store_true", help="refuse numeric strings, unknown fields and non-v4 UUIDs (a 400)"
+    )
+    serve.add_argument(
+        "--hold-seconds",
+        type=_seconds,
+        default=Settings.hold_seconds,
+        metavar="SECONDS",
+        help="how long a 'hold' fault keeps a request: set it to your client's timeout",
+    )
+    serve.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
+    serve.add_argument(
+        "--sessions",
+        choices=SESSION_MODES,
+        default=Settings.sessions,
+        help="what names a request's session: the X-PPU-Session header (else the Basic user), the user "
+        "alone, or off (one session for all)",
+    )
+    serve.add_argument(
+        "--session-ttl",
+        type=_duration,
+        default=Settings.session_ttl,
+        metavar="SECONDS",
+        help="idle time after which a session is forgotten (90, 15m, 1h)",
+    )
+    serve.add_argument(
+        "--max-sessions",
+        type=_count,
+        default=Settings.max_sessions,
+        metavar="N",
+        help="most sessions kept at once; the oldest idle one goes first",
+    )
+    serve.add_argument(
+        "--journal-size",
+        type=_count,
+        default=Settings.journal_size,
+        metavar="N",
+        help="exchanges kept per session; the oldest go first",
+    )
+    serve.add_argument(
+        "--admin-token",
+        default="",
+        metavar="TOKEN",
+        help="the bearer token the control API (/sim/) requires (default: none; open)",
+    )
+    serve.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        default=Settings.log_level,
+        help="least severe log lines shown",
+    )
+
+
+def _add_scenarios(commands: Any) -> None:
+    scenarios = commands.add_parser(
+        "scenarios", help="check or list scenario packs", description="Check or list scenario packs."
+    )
+    sub = _choice_of(scenarios, "action")
+    validate = sub.add_parser(
+        "validate",
+        help="check scenario files; non-zero exit on any problem",
+        description="Check scenario files; every problem is named by file:line: field. Exit status 1 on any.",
+    )
+    validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scenario files or folders to check")
+    listing = sub.add_parser(
+        "list",
+        help="print the loaded catalogue",
+        description="Print every scenario: the built-in packs', then yours.",
+    )
+    listing.add_argument(
         "--scenarios",
         nargs="*",
         type=Path,
         default=_env_paths(),
         metavar="PATH",
-        help="extra scenario files or folders, after the built-in packs [PPU_SIM_SCENARIOS, ':'-separated]",
+        help=f"your scenario files or folders, as for serve [{ENV_PREFIX}SCENARIOS]",
     )
-    serve.add_argument(
-        "--seed", type=int, default=int(env("SEED", "0") or 0), help="makes random choices repeatable [PPU_SIM_SEED]"
+    listing.add_argument(
+        "--format", choices=("table", "json"), default="table", help="table for people, json for tools"
     )
-    serve.add_argument("--users", default=env("USERS", ""), help="user:pass,... allowed (default: any) [PPU_SIM_USERS]")
-    serve.add_argument("--tokens", default=env("TOKENS", ""), help="bearer tokens allowed [PPU_SIM_TOKENS]")
-    serve.add_argument(
-        "--strict",
-        action="store_true",
-        default=(env("STRICT", "") or "").lower() in ("1", "true", "yes"),
-        help="reject numeric strings, unknown fields and non-v4 UUIDs [PPU_SIM_STRICT]",
-    )
-    serve.add_argument(
-        "--hold-seconds",
-        type=float,
-        default=float(env("HOLD_SECONDS", "60") or 60),
-        help="how long a 'hold' fault keeps a request (the client's timeout) [PPU_SIM_HOLD_SECONDS]",
-    )
-    serve.add_argument(
-        "--sessions",
-        choices=SESSION_MODES,
-        default=env("SESSIONS", "header"),
-        help="what names a request's session: the X-PPU-Session header or Basic user, the user only, "
-        "or one session for all [PPU_SIM_SESSIONS]",
-    )
-    serve.add_argument(
-        "--session-ttl",
-        default=env("SESSION_TTL", "1h"),
-        help="idle time after which a session is forgotten, e.g. 90, 15m, 1h [PPU_SIM_SESSION_TTL]",
-    )
-    serve.add_argument(
-        "--max-sessions",
-        type=int,
-        default=int(env("MAX_SESSIONS", "256") or 256),
-        help="most sessions kept; the oldest idle one goes first [PPU_SIM_MAX_SESSIONS]",
-    )
-    serve.add_argument(
-        "--journal-size",
-        type=int,
-        default=int(env("JOURNAL_SIZE", "10000") or 10000),
-        help="exchanges kept per session; the oldest go first [PPU_SIM_JOURNAL_SIZE]",
-    )
-    serve.add_argument(
-        "--admin-token",
-        default=env("ADMIN_TOKEN", ""),
-        help="bearer token the control API (/sim/) requires [PPU_SIM_ADMIN_TOKEN]",
-    )
-    serve.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
-    serve.add_argument("--log-level", default=env("LOG_LEVEL", "info"), help="[PPU_SIM_LOG_LEVEL]")
 
-    scenarios = commands.add_parser("scenarios", help="check or list scenario packs")
-    sub = scenarios.add_subparsers(dest="action", required=True)
-    validate = sub.add_parser("validate", help="check scenario files; non-zero exit on any problem")
-    validate.add_argument("paths", nargs="+", type=Path)
-    listing = sub.add_parser("list", help="print the loaded catalogue")
-    listing.add_argument("--scenarios", nargs="*", type=Path, default=_env_paths(), metavar="PATH")
-    listing.add_argument("--format", choices=("table", "json"), default="table")
-    return parser
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port (1-65535): {text!r}")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return value
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {text!r}")
+    return int(text)
+
+
+def _users(text: str) -> dict[str, str]:
+    try:
+        return parse_users(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _env_paths() -> list[Path]:
-    raw = env("SCENARIOS", "") or ""
-    return [Path(p) for p in raw.split(":") if p]
+    return [Path(p) for p in os.environ.get(f"{ENV_PREFIX}SCENARIOS", "").split(os.pathsep) if p]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     if args.command == "serve":
         return _serve(args)
     if args.action == "validate":
@@ -111,37 +300,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # Connexion imports Starlette's test client, which warns about httpx; the server never uses it.
+    warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient`")
     from ppu_sim.transport.server import run  # imported late: validate/list need no web stack
 
-    try:
-        settings = Settings(
-            host=args.host,
-            port=args.port,
-            scenario_paths=tuple(args.scenarios),
-            seed=args.seed,
-            users=parse_users(args.users),
-            tokens=parse_tokens(args.tokens),
-            strict=args.strict,
-            hold_seconds=args.hold_seconds,
-            watch=not args.no_watch,
-            log_level=args.log_level,
-            sessions=args.sessions,
-            session_ttl=parse_duration(args.session_ttl),
-            max_sessions=_at_least_one("--max-sessions", args.max_sessions),
-            journal_size=_at_least_one("--journal-size", args.journal_size),
-            admin_token=args.admin_token,
-        )
-    except ValueError as exc:
-        print(f"ppu-sim: {exc}", file=sys.stderr)
-        return 2
+    settings = Settings(
+        host=args.host,
+        port=args.port,
+        scenario_paths=tuple(args.scenarios),
+        seed=args.seed,
+        users=args.users,
+        tokens=args.tokens,
+        strict=args.strict,
+        hold_seconds=args.hold_seconds,
+        watch=not args.no_watch,
+        log_level=args.log_level,
+        sessions=args.sessions,
+        session_ttl=args.session_ttl,
+        max_sessions=args.max_sessions,
+        journal_size=args.journal_size,
+        admin_token=args.admin_token,
+    )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run(settings)
-
-
-def _at_least_one(option: str, value: int) -> int:
-    if value < 1:
-        raise ValueError(f"{option} must be at least 1")
-    return value
 
 
 def _validate(paths: Sequence[Path]) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,8 +66,3 @@ def parse_duration(text: str) -> float:
 
 def parse_tokens(text: str) -> frozenset[str]:
     return frozenset(filter(None, (part.strip() for part in text.split(","))))
-
-
-def env(name: str, default: str | None = None) -> str | None:
-    """Read ``PPU_SIM_<NAME>`` so every option can come from the environment (Docker, CI)."""
-    return os.environ.get(ENV_PREFIX + name, default)

@@ -12,18 +12,30 @@ from pathlib import Path
 import uvicorn
 from watchfiles import Change, awatch
 
+from ppu_sim import __version__
 from ppu_sim.app import create_app, load_catalogue
 from ppu_sim.config import Settings
 from ppu_sim.control.recorder import Recorder
+from ppu_sim.interface.spec import BASE_PATH
+from ppu_sim.paths import bundled
 from ppu_sim.scenario.loader import ScenarioError
+from ppu_sim.scenario.model import Pack
 
 log = logging.getLogger("ppu_sim")
 
+_SESSIONS = {
+    "header": "one per X-PPU-Session header, else per Basic user",
+    "user": "one per Basic user",
+    "off": "one for all",
+}
 # Held requests are open connections: allow this many before the process runs out of descriptors.
 _WANTED_FILES = 65_536
 
 
 def run(settings: Settings) -> int:
+    # At info level the banner replaces the start-up lines of Connexion and uvicorn; debug shows them.
+    chatty = settings.log_level.lower() == "debug"
+    logging.getLogger("connexion").setLevel(logging.NOTSET if chatty else logging.WARNING)
     try:
         app = create_app(settings)
     except ScenarioError as exc:
@@ -47,6 +59,8 @@ def run(settings: Settings) -> int:
         timeout_keep_alive=75,
         backlog=4096,
     )
+    if not chatty:
+        logging.getLogger("uvicorn.error").setLevel(max(logging.WARNING, logging.getLogger("uvicorn.error").level))
     server = _Server(config, app, settings)
     server.run()
     return 0 if server.started else 1
@@ -63,6 +77,8 @@ class _Server(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        if self.started:
+            print(banner(self.settings, self.app.simulator.sessions.catalogue.packs), flush=True)
         if self.settings.watch and self.settings.scenario_paths:
             self.watcher = asyncio.create_task(_watch(self.app, self.settings.scenario_paths))
 
@@ -71,6 +87,40 @@ class _Server(uvicorn.Server):
             self.watcher.cancel()
         self.app.simulator.stopping.set()
         await super().shutdown(sockets)
+
+
+def banner(settings: Settings, packs: Sequence[Pack]) -> str:
+    """What a user needs to know once the server listens: where, what it serves, and how it judges."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    root = f"http://{host}:{settings.port}"
+    builtin = bundled("scenarios").resolve()
+    lines = [
+        f"ppu-sim {__version__} listening on {root} (Ctrl+C to stop)",
+        f"  base path   {root}{BASE_PATH}",
+        f"  swagger ui  {root}{BASE_PATH}/ui/",
+        f"  health      {root}/health",
+        f"  control api {root}/sim/ (swagger ui {root}/sim/ui/), "
+        + ("bearer token required" if settings.admin_token else "open (no --admin-token)"),
+        f"  sessions    {_SESSIONS[settings.sessions]}; {settings.journal_size} exchanges kept per session",
+    ]
+    for pack in packs:
+        where = "built in" if Path(pack.path).resolve().parent == builtin else pack.path
+        lines.append(f"  pack        {pack.name}: {len(pack.scenarios)} scenario(s), {where}")
+    if not settings.scenario_paths:
+        lines.append("  pack        none of yours (--scenarios PATH)")
+    elif settings.watch:
+        lines.append(f"  watching    {', '.join(map(str, settings.scenario_paths))}")
+    lines.append(
+        "  mode        strict: numeric strings, unknown fields and non-v4 UUIDs are refused"
+        if settings.strict
+        else "  mode        lenient: accepts what the production provider accepts (--strict to refuse more)"
+    )
+    lines.append(
+        f"  auth        on: Basic for {len(settings.users)} user(s), Bearer for {len(settings.tokens)} token(s)"
+        if settings.auth_configured
+        else "  auth        off: any Basic credentials or Bearer token is accepted (one must be sent)"
+    )
+    return "\n".join(lines)
 
 
 async def _watch(app: Recorder, paths: Sequence[Path]) -> None:
