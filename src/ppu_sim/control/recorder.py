@@ -47,22 +47,19 @@ def recorded(path: str) -> bool:
 
 
 class Recorder:
-    """Outermost layer: session and journal for every request that is not for the control API."""
+    """Outermost layer: session and journal for interface traffic (health, docs and /sim/ have neither)."""
 
     def __init__(self, app: Any, simulator: Simulator) -> None:
         self.app = app
         self.simulator = simulator
 
     async def __call__(self, scope: Message, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or is_control(scope["path"]):
+        if scope["type"] != "http" or not recorded(scope["path"]):
             await self.app(scope, receive, send)
             return
         sim = self.simulator
         session = sim.sessions.get(session_name(scope["headers"], sim.settings.sessions))
         scope[SESSION_KEY] = session
-        if not recorded(scope["path"]):
-            await self.app(scope, receive, send)
-            return
         note = scope[NOTE_KEY] = Note()
         tap = _Tap(session.journal.add(_enter(session.name, scope)), receive, send)
         await tap.read_ahead()
