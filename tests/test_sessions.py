@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import base64
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
 
 from ppu_sim.app import load_catalogue
 from ppu_sim.control.sessions import DEFAULT_SESSION, Sessions, session_name
+from tests.support import AUTH, BASE, Sim, lookup, purchase
 
 BASIC = b"Basic " + base64.b64encode(b"till-7:pw")
 
@@ -49,3 +55,65 @@ def test_each_session_has_its_own_store_but_shares_generated_data():
     assert one.provider.data.meter_profile("01234567897") == two.provider.data.meter_profile("01234567897")
     fresh = sessions.reset("one")
     assert fresh is not one and fresh.journal is not one.journal
+
+
+# -- isolation over HTTP ------------------------------------------------------------------------
+
+NAMESPACE = uuid.UUID("5f1c2a3e-0000-4000-8000-00000000c0de")
+
+
+def stateful_script() -> list[tuple[str, dict]]:
+    """Requests whose answers depend on earlier ones: running debt, a once-only free token, a counter.
+
+    The ids are fixed, so every run of the script asks exactly the same questions.
+    """
+    steps: list[tuple[str, dict]] = []
+
+    def add(kind: str, meter: str, amount: int | None, n: int) -> None:
+        rid = str(uuid.uuid5(NAMESPACE, f"{kind}-{meter}-{n}"))
+        if kind == "lookup":
+            steps.append((f"/meterLookups/{rid}", lookup(meter, rid)))
+        else:
+            steps.append((f"/tokenPurchases/{rid}", purchase(meter, amount, rid)))
+
+    for n in range(3):
+        add("purchase", "TST007", 20000, n)  # each recovers debt from what is left
+    add("lookup", "TST007", None, 0)  # the arrears still owed
+    for n, amount in enumerate((500, 500, 0)):
+        add("purchase", "EDGEFREE", amount, n)  # the free token once, then NO_FREE_UNITS_DUE
+    for n in range(3):
+        add("purchase", "EDGEFLAKY", 5000, n)  # 503, 503, then tokens
+    return steps
+
+
+def run_script(client: httpx.Client, steps: list[tuple[str, dict]], barrier: threading.Barrier | None = None) -> list:
+    answers = []
+    for path, body in steps:
+        if barrier:
+            barrier.wait(timeout=60)  # every client sends its step k at the same time
+        r = client.post(BASE + path, json=body)
+        answers.append((r.status_code, r.json()))
+    return answers
+
+
+def test_eight_sessions_driving_the_same_stateful_meters_at_once_each_see_a_fresh_simulator(
+    sim: Sim, start_sim
+) -> None:
+    steps = stateful_script()
+    fresh = start_sim()
+    expected = run_script(fresh.client, steps)
+    assert [status for status, _ in expected] == [201, 201, 201, 201, 201, 201, 400, 503, 503, 201]
+    assert expected[0][1]["debtRecoveryCharges"] != expected[1][1]["debtRecoveryCharges"]  # the state moved
+
+    sessions = [f"iso-{uuid.uuid4().hex[:8]}-{n}" for n in range(8)]
+    barrier = threading.Barrier(len(sessions))
+    clients = [httpx.Client(base_url=sim.base, auth=AUTH, headers={"X-PPU-Session": s}, timeout=60) for s in sessions]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        results = list(pool.map(lambda c: run_script(c, steps, barrier), clients))
+    for client in clients:
+        client.close()
+    for session, answers in zip(sessions, results, strict=True):
+        assert answers == expected, session
+        journal = httpx.get(f"{sim.base}/sim/journal", params={"session": session}).json()
+        assert [e["seq"] for e in journal["exchanges"]] == list(range(1, len(steps) + 1))
+        assert {e["session"] for e in journal["exchanges"]} == {session}
