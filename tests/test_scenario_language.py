@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -279,6 +280,23 @@ def test_meter_id_lists_and_patterns(lang: Sim, meter: str, name: str) -> None:
 
 def test_a_pattern_must_match_the_whole_meter_id(lang: Sim) -> None:
     assert error_type(look(lang, "LPAT42X")) == "UNKNOWN_METER_ID"
+
+
+def test_no_pattern_can_stall_the_server(start_sim: Any, tmp_path: Path) -> None:
+    """A backtracking engine spent minutes on this pattern and a 20-character id, blocking /health too."""
+    pack = tmp_path / "redos.yaml"
+    pack.write_text('scenarios:\n  - name: redos\n    match: {meterId: {pattern: "((\\\\w+)+)+!"}}\n')
+    sim = start_sim("--scenarios", str(pack), "--no-watch")
+    meter = "a" * 20  # the longest id the contract allows
+    answers: list[httpx.Response] = []
+    lid = new_id()
+    slow = threading.Thread(target=lambda: answers.append(sim.post(f"/meterLookups/{lid}", lookup(meter, lid))))
+    slow.start()
+    started = time.monotonic()
+    health = httpx.get(f"{sim.base}/health", timeout=5)
+    assert health.status_code == 200 and time.monotonic() - started < 0.1
+    slow.join(timeout=10)
+    assert answers and error_type(answers[0]) == "UNKNOWN_METER_ID"  # no match: the default pack answers
 
 
 def test_sts_and_exact_amount_together(lang: Sim) -> None:

@@ -94,6 +94,17 @@ scenarios:
         "scenarios[0].match.meterId.pattern",
         "bad pattern '[unclosed'",
     ),
+    "backreference": (
+        """pack: broken
+scenarios:
+  - name: a
+    match:
+      meterId:
+        pattern: "(A)\\\\1"   # <-
+""",
+        "scenarios[0].match.meterId.pattern",
+        "RE2 syntax: no backreferences or look-around",
+    ),
     "amount-range": (
         """pack: broken
 scenarios:
