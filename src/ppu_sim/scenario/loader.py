@@ -16,7 +16,6 @@ from typing import Any
 
 import jsonschema
 import re2
-import yaml
 
 from ppu_sim.paths import bundled
 from ppu_sim.provider.errors import ERROR_TYPES
@@ -36,6 +35,7 @@ from ppu_sim.scenario.model import (
     Scenario,
     Step,
 )
+from ppu_sim.scenario.source import SourceError, clip, read_source
 
 Path_ = tuple[str | int, ...]
 
@@ -98,17 +98,14 @@ def load_packs(paths: Iterable[Path], allowed_statuses: Mapping[str, frozenset[i
 
 def load_pack(path: Path, allowed_statuses: Mapping[str, frozenset[int]]) -> Pack:
     try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise ScenarioError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
-    try:
-        data = yaml.safe_load(text)
-        lines = _line_map(yaml.compose(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ScenarioError([f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
-    at = _Locator(str(path), lines)
+        source = read_source(path)
+    except SourceError as exc:
+        where = f"{path}:{exc.line}: {_dotted(exc.field)}" if exc.line else str(path)
+        raise ScenarioError([f"{where}: {exc.message}"]) from exc
+    at = _Locator(str(path), source.lines)
+    data = source.data
+    if data is None:
+        raise ScenarioError([at((), "the file is empty; a pack needs at least `scenarios: []`")])
     problems = [
         at(tuple(err.absolute_path), _schema_message(err))
         for err in sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
@@ -134,7 +131,21 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
         return best.message
     if err.validator == "additionalProperties":
         return err.message.replace("Additional properties are not allowed", "unknown field(s)")
-    return err.message
+    # Messages start with the offending value: keep a huge one from flooding the report.
+    shown = repr(err.instance)
+    return clip(shown) + err.message[len(shown) :] if err.message.startswith(shown) else err.message
+
+
+def _dotted(path: Path_) -> str:
+    return "".join(map(_step, path)).lstrip(".") or "(top)"
+
+
+def _step(key: object) -> str:
+    """``[2]`` for an index, ``.name`` for a key; a key with line breaks, or a very long one, quoted and clipped."""
+    if isinstance(key, int):
+        return f"[{key}]"
+    plain = isinstance(key, str) and key.isprintable() and len(key) <= 60
+    return f".{key}" if plain else f"[{clip(repr(key))}]"
 
 
 class _Locator:
@@ -151,24 +162,7 @@ class _Locator:
         return f"{self.file}:{self.lines.get(probe, 1)}"
 
     def __call__(self, path: Path_, message: str) -> str:
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "(top)"
-        return f"{self.where(path)}: {field}: {message}"
-
-
-def _line_map(node: yaml.Node | None, path: Path_ = (), out: dict[Path_, int] | None = None) -> dict[Path_, int]:
-    out = {} if out is None else out
-    if node is None:
-        return out
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, key.value)
-            out[child] = key.start_mark.line + 1
-            _line_map(value, child, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_map(item, (*path, i), out)
-    return out
+        return f"{self.where(path)}: {_dotted(path)}: {message}"
 
 
 class _Builder:
