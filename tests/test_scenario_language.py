@@ -7,6 +7,7 @@ reply against the contract's money rule.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import textwrap
 import threading
@@ -297,6 +298,20 @@ def test_no_pattern_can_stall_the_server(start_sim: Any, tmp_path: Path) -> None
     assert health.status_code == 200 and time.monotonic() - started < 0.1
     slow.join(timeout=10)
     assert answers and error_type(answers[0]) == "UNKNOWN_METER_ID"  # no match: the default pack answers
+
+
+def test_the_documented_way_to_let_the_first_requests_through_before_a_fault(start_sim: Any, tmp_path: Path) -> None:
+    docs = (Path(__file__).parents[1] / "docs" / "scenarios.md").read_text()
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", docs, re.S) if "three-then-reset" in b)
+    pack = tmp_path / "example.yaml"
+    pack.write_text(block)
+    sim = start_sim("--scenarios", str(pack), "--no-watch")
+    assert [buy(sim, "AFTER3").status_code for _ in range(3)] == [201, 201, 201]
+    pid = new_id()
+    with pytest.raises(httpx.ReadError):  # connection reset
+        sim.post(f"/tokenPurchases/{pid}", purchase("AFTER3", 10000, pid))
+    retried = sim.post(f"/tokenPurchases/{pid}/retry", purchase("AFTER3", 10000, pid))
+    assert retried.status_code == 202 and tokens(retried), retried.text
 
 
 def test_sts_and_exact_amount_together(lang: Sim) -> None:

@@ -44,6 +44,93 @@ scenarios:
         "scenarios[0].match.meterId",
         "not valid YAML",
     ),
+    "misspelt-key": (
+        """pack: broken
+scenarios:
+  - name: a
+    match: {meterId: X1}
+    respnd:   # <-
+      createMeterLookup:
+        - error: {status: 503, errorType: UPSTREAM_UNAVAILABLE}
+""",
+        "scenarios[0].respnd",
+        "unknown field 'respnd'; did you mean 'respond'? (valid: name, summary, tags, match, meter, vend, respond)",
+    ),
+    "misspelt-operation": (
+        """pack: broken
+scenarios:
+  - name: a
+    match: {meterId: X1}
+    respond:
+      createMeterLookup:
+        - error: {status: 503, errorType: UPSTREAM_UNAVAILABLE}
+      createTokenPurchaseReqest:   # <-
+        - error: {status: 503, errorType: UPSTREAM_UNAVAILABLE}
+""",
+        "scenarios[0].respond.createTokenPurchaseReqest",
+        "did you mean 'createTokenPurchaseRequest'? (valid: createMeterLookup, createTokenPurchaseRequest,",
+    ),
+    "misspelt-match-key": (
+        """pack: broken
+scenarios:
+  - name: a
+    match:
+      amount: 500
+      meterld: X1   # <-
+""",
+        "scenarios[0].match.meterld",
+        "unknown field 'meterld'; did you mean 'meterId'?",
+    ),
+    "misspelt-key-of-a-form": (
+        """pack: broken
+scenarios:
+  - name: a
+    match: {meterId: X1}
+    respond:
+      createMeterLookup:
+        - fault:
+            kind: hold
+            secnds: 5   # <-
+""",
+        "scenarios[0].respond.createMeterLookup[0].fault.secnds",
+        "unknown field 'secnds'; did you mean 'seconds'?",
+    ),
+    "misspelt-operation-in-a-list": (
+        """pack: broken
+scenarios:
+  - name: a
+    match:
+      meterId: X1
+      operations:
+        - createMeterLookup
+        - createTokenPurchaseReqest   # <-
+""",
+        "scenarios[0].match.operations[1]",
+        "did you mean 'createTokenPurchaseRequest'?",
+    ),
+    "misspelt-error-type": (
+        """pack: broken
+scenarios:
+  - name: a
+    match: {meterId: X1}
+    respond:
+      createMeterLookup:
+        - error: {errorType: DO_NOT_HONUR}   # <-
+""",
+        "scenarios[0].respond.createMeterLookup[0].error.errorType",
+        "did you mean 'DO_NOT_HONOR'?",
+    ),
+    "backreference": (
+        """pack: broken
+scenarios:
+  - name: a
+    match:
+      meterId:
+        pattern: "(A)\\\\1"   # <-
+""",
+        "scenarios[0].match.meterId.pattern",
+        "RE2 syntax: no backreferences or look-around",
+    ),
     "schema": (
         """pack: broken
 scenarios:
@@ -95,17 +182,6 @@ scenarios:
 """,
         "scenarios[0].match.meterId.pattern",
         "bad pattern '[unclosed'",
-    ),
-    "backreference": (
-        """pack: broken
-scenarios:
-  - name: a
-    match:
-      meterId:
-        pattern: "(A)\\\\1"   # <-
-""",
-        "scenarios[0].match.meterId.pattern",
-        "RE2 syntax: no backreferences or look-around",
     ),
     "amount-range": (
         """pack: broken
@@ -215,11 +291,45 @@ scenarios:
     pattern = write(tmp_path, "bad-pattern", pattern_text)
     done = run("scenarios", "validate", str(good), str(unknown), str(pattern))
     assert done.returncode != 0
-    # The unknown key is named; the line is the key's own or that of the mapping holding it.
-    assert any(f"{unknown}:{n}: scenarios[0].respond" in done.stderr for n in (5, 6)), done.stderr
-    assert "createMeterLokup" in done.stderr
+    # The unknown key is named at its own line, with the name it was probably meant to be.
+    assert f"{unknown}:6: scenarios[0].respond.createMeterLokup: unknown field" in done.stderr, done.stderr
+    assert "did you mean 'createMeterLookup'?" in done.stderr
     assert f"{pattern}:{marked_line(pattern_text)}: scenarios[0].match.meterId.pattern" in done.stderr
     assert str(good) not in done.stderr
+
+
+MISTAKES = """pack: broken
+scenarios:
+  - name: a
+    match: {meterId: X1}
+    respnd:   # <-
+      createMeterLookup:
+        - error: {errorType: DO_NOT_HONOR}
+  - name: b
+    match: {meterId: X2}
+    respond:
+      createMeterLookup:
+        - times: zero   # <-
+          error: {errorType: DO_NOT_HONOR}
+      createFaultReport:
+        - error: {status: 400, errorType: NOT_AN_ERROR_TYPE}   # <-
+  - name: c
+    match:
+      meterId: X3
+      amount: {min: 500, max: 100}   # <-
+    meter: {minAmount: 900, maxAmount: 100}   # <-
+"""
+
+
+def test_validate_reports_every_mistake_of_a_file_in_one_run(tmp_path: Path) -> None:
+    """Schema problems do not hide the deeper checks: each part the schema accepts is still checked."""
+    path = write(tmp_path, "mistakes", MISTAKES)
+    done = run("scenarios", "validate", str(path))
+    assert done.returncode != 0
+    marked = [n for n, line in enumerate(MISTAKES.splitlines(), 1) if "# <-" in line]
+    reported = [int(line.split(":")[1]) for line in done.stderr.splitlines() if line.startswith(f"{path}:")]
+    assert reported == marked, done.stderr  # each once, in the order of the file
+    assert f"{len(marked)} problem(s)" in done.stderr
 
 
 # Files no editor would save on purpose, each answered with one line: file:line: field: message.
