@@ -6,6 +6,7 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -78,14 +79,19 @@ def test_an_unknown_session_is_a_404_for_reads(sim: Sim) -> None:
         }
 
 
-def test_a_pack_that_does_not_validate_is_refused_like_a_file_and_the_session_keeps_its_own(pos: Pos) -> None:
+def test_a_pack_that_does_not_validate_is_refused_like_a_file_and_the_session_keeps_its_own(
+    pos: Pos, tmp_path: Path
+) -> None:
     good = "pack: mine\nscenarios:\n  - {name: down, match: {meterId: TST001}, respond: {createMeterLookup: [{error: {status: 503, errorType: UPSTREAM_UNAVAILABLE}}]}}\n"  # noqa: E501
     assert pos.load(good).status_code == 201
-    bad = "pack: mine\nscenarios:\n  - name: broken\n    match: {meterId: TST001}\n    respond: {createMeterLookup: [{error: {status: 503, errorType: NOPE}}]}\n"  # noqa: E501
+    bad = "pack: mine\nscenarios:\n  - name: broken\n    match: {meterId: TST001, colour: red}\n    respond: {createMeterLookup: [{error: {status: 503, errorType: NOPE}}]}\n"  # noqa: E501
     answer = pos.load(bad)
-    assert answer.status_code == 400
-    problem = "upload:5: scenarios[0].respond.createMeterLookup[0].error.errorType: 'NOPE' is not an errorType"
-    assert answer.json()["problems"] == [f"{problem} of the contract"]
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid-pack"
+    file = tmp_path / "upload"
+    file.write_text(bad)
+    validate = subprocess.run([cli(), "scenarios", "validate", str(file)], capture_output=True, text=True)
+    as_a_file = [line.replace(str(file), "upload") for line in validate.stderr.splitlines()[:-1]]
+    assert as_a_file and answer.json()["problems"] == as_a_file
     lid = new_id()
     assert pos.post(f"/meterLookups/{lid}", lookup("TST001", lid)).status_code == 503  # the good pack still rules
     not_yaml = pos.load("pack: [unclosed\n")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.support import Sim, lookup, new_id
+from tests.test_scenarios_cli import BOMB
 
 DEADLINE = 20.0  # the watcher debounces changes for about 1.6 s; this leaves room for a busy machine
 
@@ -89,3 +90,21 @@ def test_a_watched_folder_picks_up_a_new_pack(start_sim, tmp_path: Path) -> None
     assert first_name(sim) == "UNKNOWN_METER_ID"  # no scenario for RELOAD1 yet
     (folder / "added.yaml").write_text(pack("Echo"))
     eventually(lambda: first_name(sim) == "Echo", "a pack added to the folder is in force")
+
+
+def test_the_watcher_outlives_whatever_a_file_holds(start_sim, tmp_path: Path) -> None:
+    """An alias bomb once killed the watcher silently, and later good edits were ignored."""
+    path = tmp_path / "live.yaml"
+    path.write_text(pack("Alpha"))
+    sim = start_sim("--scenarios", str(path))
+    assert first_name(sim) == "Alpha"
+
+    path.write_text(BOMB)
+    eventually(lambda: "aliases expand to more than" in sim.log.read_text(), "the alias bomb is refused")
+    path.write_bytes(b"scenarios:\n  - name: caf\xe9\n")
+    eventually(lambda: "not UTF-8 text" in sim.log.read_text(), "the bytes that are not UTF-8 are refused")
+    assert "keeping the last good set, still watching" in sim.log.read_text()
+    assert first_name(sim) == "Alpha"
+
+    path.write_text(pack("Bravo"))
+    eventually(lambda: first_name(sim) == "Bravo", "a good edit after them is in force")

@@ -2,21 +2,23 @@
 
 A pack is checked against the JSON Schema shipped beside this module, then for what a schema
 cannot say: known errorTypes, statuses the contract lists for the operation, patterns that
-compile, ranges that are not empty. Nothing half-loaded is ever used: a pack loads whole or not.
+compile, ranges that are not empty. One run reports every problem of a file (the parts the
+schema accepts are still checked), each at the line of the field at fault. Nothing half-loaded
+is ever used: a pack loads whole or not.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
+import re2
 
 from ppu_sim.paths import bundled
 from ppu_sim.provider.errors import ERROR_TYPES
@@ -30,11 +32,13 @@ from ppu_sim.scenario.model import (
     Fault,
     FreeUnits,
     Match,
+    MeterPattern,
     MeterSpec,
     Pack,
     Scenario,
     Step,
 )
+from ppu_sim.scenario.source import Source, SourceError, clip, parse_source, read_source
 
 Path_ = tuple[str | int, ...]
 
@@ -53,6 +57,8 @@ def pack_schema() -> dict[str, Any]:
 
 
 _VALIDATOR = jsonschema.Draft202012Validator(pack_schema())
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is reported as a problem, not logged to stderr
 
 
 def builtin_pack_paths() -> list[Path]:
@@ -94,49 +100,88 @@ def load_packs(paths: Iterable[Path], allowed_statuses: Mapping[str, frozenset[i
 
 
 def load_pack(path: Path, allowed_statuses: Mapping[str, frozenset[int]]) -> Pack:
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise ScenarioError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
-    return parse_pack(text, path, allowed_statuses)
+    return _pack(lambda: read_source(path), path, allowed_statuses)
 
 
 def parse_pack(text: str, path: Path, allowed_statuses: Mapping[str, frozenset[int]]) -> Pack:
-    """A pack from its text (YAML, or JSON, which is YAML too); ``path`` names it in problems."""
+    """A pack from its text (YAML, or JSON, which is YAML too), checked exactly as a file; ``path`` names it."""
+    return _pack(lambda: parse_source(text), path, allowed_statuses)
+
+
+def _pack(read: Callable[[], Source], path: Path, allowed_statuses: Mapping[str, frozenset[int]]) -> Pack:
     try:
-        data = yaml.safe_load(text)
-        lines = _line_map(yaml.compose(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ScenarioError([f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
-    at = _Locator(str(path), lines)
-    problems = [
-        at(tuple(err.absolute_path), _schema_message(err))
-        for err in sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    ]
-    if problems:
-        raise ScenarioError(problems)
-    builder = _Builder(at, allowed_statuses, data.get("pack") or path.stem)
-    scenarios = tuple(builder.scenario(sc, ("scenarios", i)) for i, sc in enumerate(data["scenarios"]))
-    latency = builder.delay(data["latency"], ("latency",)) if "latency" in data else None
-    if builder.problems:
-        raise ScenarioError(builder.problems)
+        source = read()
+    except SourceError as exc:
+        where = f"{path}:{exc.line}: {_dotted(exc.field)}" if exc.line else str(path)
+        raise ScenarioError([f"{where}: {exc.message}"]) from exc
+    at = _Locator(str(path), source.lines)
+    data = source.data
+    if data is None:
+        raise ScenarioError([at((), "the file is empty; a pack needs at least `scenarios: []`")])
+    # Every schema problem, then the deeper checks of whatever the schema found sound: one run
+    # reports all the mistakes of a file.
+    schema = list(dict.fromkeys(p for err in _VALIDATOR.iter_errors(data) for p in _schema_problems(err)))
+    name = (data.get("pack") if isinstance(data, dict) else None) or path.stem
+    builder = _Builder(at, allowed_statuses, name, [where for where, _ in schema])
+    scenarios, latency = builder.pack_parts(data)
+    if schema or builder.problems:
+        raise ScenarioError(at.report(schema + builder.problems))
     return Pack(builder.pack, str(path), data.get("description", ""), scenarios, latency)
 
 
-def _schema_message(err: jsonschema.ValidationError) -> str:
+def _schema_problems(err: jsonschema.ValidationError) -> list[tuple[Path_, str]]:
+    path = tuple(err.absolute_path)
     if err.validator == "oneOf" and not err.context:
         # Valid under several branches: only the "one of these keys" form is written that way.
         keys = [branch["required"][0] for branch in err.validator_value if set(branch) == {"required"}]
-        return f"give only one of {', '.join(keys)}" if keys else "matches more than one allowed form"
-    if err.validator == "oneOf" and err.context:
-        # The most specific branch explains best ("'STDX' is not one of [...]").
+        return [(path, f"give only one of {', '.join(keys)}" if keys else "matches more than one allowed form")]
+    if err.validator == "oneOf":
+        # A key that no form knows is the mistake; otherwise the most specific branch explains best.
+        known = list(dict.fromkeys(key for branch in err.validator_value for key in branch.get("properties", {})))
+        unknown = _unknown_fields(path, err.instance, known) if known and isinstance(err.instance, dict) else []
         best = jsonschema.exceptions.best_match([err])
-        return best.message
+        if unknown or best.validator == "additionalProperties":
+            return unknown or _schema_problems(best)
+        return [(path, _message(best))]
     if err.validator == "additionalProperties":
-        return err.message.replace("Additional properties are not allowed", "unknown field(s)")
-    return err.message
+        return _unknown_fields(path, err.instance, list(err.schema.get("properties", {})))
+    if err.validator == "required":
+        return [((*path, key), f"{key!r} is required") for key in err.validator_value if key not in err.instance]
+    return [(path, _message(err))]
+
+
+def _unknown_fields(path: Path_, instance: dict[str, Any], known: list[str]) -> list[tuple[Path_, str]]:
+    """Each unknown key at its own line, with the nearest known name."""
+    unknown = [key for key in instance if key not in known]
+    return [((*path, key), f"unknown field {clip(repr(key))}{_hint(key, known)}") for key in unknown]
+
+
+def _message(err: jsonschema.ValidationError) -> str:
+    if err.validator == "enum":
+        return f"{clip(repr(err.instance))} is not one of the allowed values{_hint(err.instance, err.validator_value)}"
+    # Messages start with the offending value: keep a huge one from flooding the report.
+    shown = repr(err.instance)
+    return clip(shown) + err.message[len(shown) :] if err.message.startswith(shown) else err.message
+
+
+def _hint(word: object, valid: Iterable[object]) -> str:
+    """The nearest valid name, if one is close ("did you mean"), then all of them."""
+    names = [str(v) for v in valid]
+    close = difflib.get_close_matches(word, names, n=1) if isinstance(word, str) else []
+    guess = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{guess} (valid: {', '.join(names)})"
+
+
+def _dotted(path: Path_) -> str:
+    return "".join(map(_step, path)).lstrip(".") or "(top)"
+
+
+def _step(key: object) -> str:
+    """``[2]`` for an index, ``.name`` for a key; a key with line breaks, or a very long one, quoted and clipped."""
+    if isinstance(key, int):
+        return f"[{key}]"
+    plain = isinstance(key, str) and key.isprintable() and len(key) <= 60
+    return f".{key}" if plain else f"[{clip(repr(key))}]"
 
 
 class _Locator:
@@ -146,59 +191,73 @@ class _Locator:
         self.file = file
         self.lines = lines
 
-    def where(self, path: Path_) -> str:
+    def line(self, path: Path_) -> int:
         probe = path
         while probe not in self.lines and probe:
             probe = probe[:-1]
-        return f"{self.file}:{self.lines.get(probe, 1)}"
+        return self.lines.get(probe, 1)
+
+    def where(self, path: Path_) -> str:
+        return f"{self.file}:{self.line(path)}"
 
     def __call__(self, path: Path_, message: str) -> str:
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "(top)"
-        return f"{self.where(path)}: {field}: {message}"
+        return f"{self.where(path)}: {_dotted(path)}: {message}"
 
-
-def _line_map(node: yaml.Node | None, path: Path_ = (), out: dict[Path_, int] | None = None) -> dict[Path_, int]:
-    out = {} if out is None else out
-    if node is None:
-        return out
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, key.value)
-            out[child] = key.start_mark.line + 1
-            _line_map(value, child, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_map(item, (*path, i), out)
-    return out
+    def report(self, problems: list[tuple[Path_, str]]) -> list[str]:
+        """Problems in the order of the file."""
+        return [self(path, message) for path, message in sorted(problems, key=lambda p: self.line(p[0]))]
 
 
 class _Builder:
-    """Schema-valid data to model objects, collecting the checks a schema cannot express."""
+    """Schema-valid data to model objects, collecting the checks a schema cannot express.
 
-    def __init__(self, at: _Locator, allowed: Mapping[str, frozenset[int]], pack: str) -> None:
+    Parts with schema problems (``broken``) are skipped, and so are the checks that depend on
+    them; everything else is still checked, so that one run reports every mistake.
+    """
+
+    def __init__(self, at: _Locator, allowed: Mapping[str, frozenset[int]], pack: str, broken: list[Path_]) -> None:
         self.at = at
         self.allowed = allowed
         self.pack = pack
-        self.problems: list[str] = []
+        self.broken = broken
+        self.problems: list[tuple[Path_, str]] = []
 
     def problem(self, path: Path_, message: str) -> None:
-        self.problems.append(self.at(path, message))
+        self.problems.append((path, message))
 
-    def scenario(self, data: dict[str, Any], path: Path_) -> Scenario:
-        match = self.match(data.get("match", {}), (*path, "match"))
-        meter = self.meter(data.get("meter", {}), (*path, "meter"))
+    def sound(self, path: Path_) -> bool:
+        """No schema problem in this part, nor in a part holding it."""
+        return not any(path[: len(b)] == b or b[: len(path)] == path for b in self.broken)
+
+    def pack_parts(self, data: Any) -> tuple[tuple[Scenario, ...], Delay | None]:
+        if not isinstance(data, dict):
+            return (), None
+        listed = data.get("scenarios")
+        built = [self.scenario(sc, ("scenarios", i)) for i, sc in enumerate(listed)] if isinstance(listed, list) else []
+        latency = self.delay(data["latency"], ("latency",)) if "latency" in data and self.sound(("latency",)) else None
+        return tuple(sc for sc in built if sc is not None), latency
+
+    def scenario(self, data: Any, path: Path_) -> Scenario | None:
+        if not isinstance(data, dict):
+            return None
+        match = self.match(data.get("match", {}), (*path, "match")) if self.sound((*path, "match")) else None
+        meter = self.meter(data.get("meter", {}), (*path, "meter")) if self.sound((*path, "meter")) else None
         vend = data.get("vend", {})
-        if "vend" in data:
+        if "vend" in data and match and meter and self.sound((*path, "vend")):
             self.check_vend(vend, match, meter, (*path, "vend"))
         respond = {}
-        for op, steps in data.get("respond", {}).items():
+        scripted = data.get("respond")
+        for op, steps in scripted.items() if match and isinstance(scripted, dict) else ():
             where = (*path, "respond", op)
+            if not self.sound(where):
+                continue
             if op != ANY_OPERATION and match.operations is not None and op not in match.operations:
                 self.problem(where, f"never used: match.operations does not include {op}")
             targets = self._targets(op, match)
             respond[op] = tuple(self.step(targets, s, (*where, i)) for i, s in enumerate(steps))
             self.check_sequence(respond[op], where)
+        if not (self.sound(path) and match and meter):
+            return None
         return Scenario(
             name=data["name"],
             pack=self.pack,
@@ -244,11 +303,13 @@ class _Builder:
             headers=tuple(sorted((k.lower(), v) for k, v in data.get("header", {}).items())),
         )
 
-    def regex(self, text: str, path: Path_) -> re.Pattern[str] | None:
+    def regex(self, text: str, path: Path_) -> MeterPattern | None:
+        """RE2, not Python's re: matching takes time linear in the id, whatever the pattern (docs/scenarios.md)."""
         try:
-            return re.compile(text)
-        except re.error as exc:
-            self.problem(path, f"bad pattern {text!r}: {exc}")
+            return re2.compile(text, _RE2_OPTIONS)
+        except re2.error as exc:
+            reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+            self.problem(path, f"bad pattern {text!r}: {reason} (RE2 syntax: no backreferences or look-around)")
             return None
 
     def meter(self, data: dict[str, Any], path: Path_) -> MeterSpec:
@@ -316,8 +377,10 @@ class _Builder:
         error = None
         if "error" in data:
             err = data["error"]
-            if err["errorType"] not in ERROR_TYPES:
-                self.problem((*path, "error", "errorType"), f"{err['errorType']!r} is not an errorType of the contract")
+            kind = err["errorType"]
+            if kind not in ERROR_TYPES:
+                hint = _hint(kind, sorted(ERROR_TYPES))
+                self.problem((*path, "error", "errorType"), f"{kind!r} is not an errorType of the contract{hint}")
             error = ErrorReply(err.get("status", 400), err["errorType"], err.get("message"), err.get("detail"))
             if not off_contract:
                 self.check_status(targets, error.status, (*path, "error", "status"))
@@ -328,8 +391,9 @@ class _Builder:
                 self.check_status(targets, data["status"], (*path, "status"))
         if "vend" in data and error is None:
             self.problem((*path, "vend"), "vend only makes sense with error (a success always vends)")
-        if not ({"error", "status", "delay", "fault"} & data.keys()):
-            self.problem(path, "a step needs at least one of error, status, delay, fault")
+        if not ({"error", "status", "delay", "fault", "times"} & data.keys()):
+            # A bare ``times: N`` lets N requests through unchanged (before a fault, say).
+            self.problem(path, "a step needs at least one of error, status, delay, fault, or times")
         return Step(
             times=data.get("times"),
             per=data.get("per"),

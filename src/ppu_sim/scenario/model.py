@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ppu_sim.provider.vending import VendSpec
 
@@ -92,11 +91,20 @@ class Step:
         return self.error is not None or (self.fault is not None and self.fault.kind in REPLY_LOSING_FAULTS)
 
 
+class MeterPattern(Protocol):
+    """A compiled ``meterId: {pattern}`` (RE2, so that no pattern can make matching slow)."""
+
+    @property
+    def pattern(self) -> str: ...
+
+    def fullmatch(self, text: str) -> object: ...
+
+
 @dataclass(frozen=True)
 class Match:
     operations: frozenset[str] | None = None
     meter_ids: frozenset[str] | None = None
-    meter_pattern: re.Pattern[str] | None = None
+    meter_pattern: MeterPattern | None = None
     sts: bool | None = None
     amount_min: int | None = None
     amount_max: int | None = None

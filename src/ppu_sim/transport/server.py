@@ -127,7 +127,8 @@ async def _watch(app: Recorder, paths: Sequence[Path]) -> None:
     """On a change to a --scenarios file, load everything afresh; keep the last good set on error.
 
     The folders holding the files are watched rather than the files themselves, so an editor's
-    save-by-rename is seen too.
+    save-by-rename is seen too. Whatever a file holds, the watcher outlives it: an unexpected error
+    while loading is logged with its traceback (it is a bug) and treated like a refused file.
     """
     roots, relevant = _watch_targets(paths)
     try:
@@ -135,7 +136,9 @@ async def _watch(app: Recorder, paths: Sequence[Path]) -> None:
             try:
                 catalogue = await asyncio.to_thread(load_catalogue, paths)
             except ScenarioError as exc:
-                log.error("scenario reload failed; keeping the last good set:\n%s", exc)
+                log.error("scenario reload failed; keeping the last good set, still watching:\n%s", exc)
+            except Exception:
+                log.exception("scenario reload failed unexpectedly; keeping the last good set, still watching")
             else:
                 app.simulator.sessions.set_catalogue(catalogue)
                 count = sum(len(p.scenarios) for p in catalogue.packs)
