@@ -14,11 +14,11 @@ from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 
 from ppu_sim.control import errors
+from ppu_sim.control.errors import CONTROL_SPEC
 from ppu_sim.control.validation import ControlBodyValidator, ControlParameterValidator
 from ppu_sim.paths import bundled
 from ppu_sim.runtime import simulator_of
 
-CONTROL_SPEC = "ppu-sim-control.yaml"
 _BEARER = re.compile(r"bearer\s+(.+)", re.IGNORECASE)
 # The document and its Swagger UI: no secrets there, and a browser cannot send the token to reach them.
 _OPEN = ("/sim/ui", "/sim/openapi.")

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from functools import cache
 from typing import Any
 
-from connexion.exceptions import BadRequestProblem, ExtraParameterProblem, ProblemException
+import yaml
+from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
+
+from ppu_sim.paths import bundled
+
+CONTROL_SPEC = "ppu-sim-control.yaml"
+CONTROL_PREFIX = "/sim"
 
 log = logging.getLogger("ppu_sim.control")
 
@@ -47,14 +55,17 @@ def control_error(_request: ConnexionRequest, exc: ControlError) -> ConnexionRes
 
 
 def problem(_request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
+    """Connexion's own refusals (content type, a missing body); parameters and bodies are ours (validation.py)."""
     detail = str(exc.detail or exc.title)
-    field = _field_of(exc, detail)
-    return response(exc.status, body(_CODES.get(exc.status, "bad-request"), detail, field), dict(exc.headers or {}))
+    return response(exc.status, body(_CODES.get(exc.status, "bad-request"), detail), dict(exc.headers or {}))
 
 
 def http_exception(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
     code = _CODES.get(exc.status_code, "bad-request")
-    return response(exc.status_code, body(code, f"{request.method} {request.url.path}: {exc.detail}"))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_methods(request.url.path))
+    return response(exc.status_code, body(code, f"{request.method} {request.url.path}: {exc.detail}"), headers)
 
 
 def unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -62,15 +73,17 @@ def unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     return response(500, body("internal", "internal error; see the server log"))
 
 
-def _field_of(exc: ProblemException, detail: str) -> str | None:
-    """Connexion names the offending input in prose; pull the name out for ``field``."""
-    if isinstance(exc, ExtraParameterProblem):
-        names = [*exc.extra_query, *exc.extra_formdata]
-        return names[0] if names else None
-    if isinstance(exc, BadRequestProblem):
-        for marker in ("parameter '", "Query parameter '", "'"):
-            if marker in detail:
-                return detail.split(marker, 1)[1].split("'", 1)[0] or None
-        if " - '" in detail:
-            return detail.rsplit(" - '", 1)[1].rstrip("'")
-    return None
+@cache
+def _routes() -> list[tuple[re.Pattern[str], list[str]]]:
+    """Path patterns and their methods; literal paths first, as routing prefers them (/journal/count)."""
+    document = yaml.safe_load((bundled("openapi") / CONTROL_SPEC).read_text("utf-8"))
+    paths = sorted(document["paths"].items(), key=lambda item: "{" in item[0])
+    return [
+        (re.compile(CONTROL_PREFIX + re.sub(r"\{[^/]+\}", "[^/]+", path) + "/?"), sorted(m.upper() for m in item))
+        for path, item in paths
+    ]
+
+
+def _methods(path: str) -> list[str]:
+    """What the control document allows on a path (for the Allow header of a 405)."""
+    return next((methods for rx, methods in _routes() if rx.fullmatch(path)), [])

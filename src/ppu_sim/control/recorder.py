@@ -14,6 +14,7 @@ from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ppu_sim.control.errors import CONTROL_PREFIX
 from ppu_sim.control.journal import BODY_LIMIT, Body, Exchange, now
 from ppu_sim.control.masking import mask_headers
 from ppu_sim.control.sessions import session_name
@@ -21,7 +22,6 @@ from ppu_sim.interface import spec
 from ppu_sim.runtime import NOTE_KEY, SESSION_KEY, Note, Simulator
 
 Message = MutableMapping[str, Any]
-CONTROL_PREFIX = "/sim"
 # Not the interface: the simulator's own pages.
 _UNRECORDED = ("/health", spec.BASE_PATH + "/ui", spec.BASE_PATH + "/openapi.")
 # The path or query parameter naming the purchase or key change an operation belongs to.
