@@ -50,6 +50,18 @@ def _parser() -> argparse.ArgumentParser:
         default=float(env("HOLD_SECONDS", "60") or 60),
         help="how long a 'hold' fault keeps a request (the client's timeout) [PPU_SIM_HOLD_SECONDS]",
     )
+    serve.add_argument(
+        "--max-json-depth",
+        type=int,
+        default=int(env("MAX_JSON_DEPTH", "32") or 32),
+        help="a request body nested deeper is a FORMAT_ERROR [PPU_SIM_MAX_JSON_DEPTH]",
+    )
+    serve.add_argument(
+        "--max-format-errors",
+        type=int,
+        default=int(env("MAX_FORMAT_ERRORS", "50") or 50),
+        help="most offending fields one FORMAT_ERROR lists [PPU_SIM_MAX_FORMAT_ERRORS]",
+    )
     serve.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
     serve.add_argument("--log-level", default=env("LOG_LEVEL", "info"), help="[PPU_SIM_LOG_LEVEL]")
 
@@ -94,6 +106,8 @@ def _serve(args: argparse.Namespace) -> int:
             tokens=parse_tokens(args.tokens),
             strict=args.strict,
             hold_seconds=args.hold_seconds,
+            max_json_depth=args.max_json_depth,
+            max_format_errors=args.max_format_errors,
             watch=not args.no_watch,
             log_level=args.log_level,
         )
