@@ -48,6 +48,9 @@ INTEGER_RANGES = {"int32": 2**31, "int64": 2**63}
 
 def _format_checker() -> FormatChecker:
     checker = copy.deepcopy(Draft4Validator.FORMAT_CHECKER)
+    # jsonschema skips a format whose checker package is missing, silently: every `time` would pass.
+    if "date-time" not in checker.checkers:
+        raise ImportError("checking the contract's date-time fields needs the rfc3339-validator package")
     for name, bound in INTEGER_RANGES.items():
         checker.checks(name)(lambda value, bound=bound: not isinstance(value, int) or -bound <= value < bound)
     return checker
