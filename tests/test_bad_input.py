@@ -29,6 +29,7 @@ from ppu_sim.app import load_catalogue
 from ppu_sim.provider.errors import REQUEST_TYPES
 from ppu_sim.provider.lifecycle import Provider
 from ppu_sim.provider.store import MemoryStore
+from ppu_sim.scenario.matcher import RequestFacts
 from tests.support import (
     BASE,
     SPEC,
@@ -485,3 +486,21 @@ def test_without_the_date_time_checker_the_server_refuses_to_start(tmp_path) -> 
         env={**os.environ, "PYTHONPATH": str(tmp_path)},
     )
     assert run.returncode != 0 and "rfc3339-validator" in run.stderr, run.stderr
+
+
+def test_request_facts_read_any_shape_as_missing_facts() -> None:
+    """Scenario matching never trusts a body's shapes: a value of the wrong type is a fact the request lacks."""
+    odd = {
+        "transactionLabels": "abc",
+        "purchaseAmount": "abc",
+        "meter": 5,
+        "originator": [],
+        "client": {"id": 1},
+        "utilityType": {"x": 1},
+    }
+    facts = RequestFacts.of("createMeterLookup", odd, {})
+    assert (facts.meter_id, facts.amount, facts.currency, facts.originator_id) == (None, None, None, None)
+    assert (facts.client_id, facts.utility_type, facts.terminal_id, facts.labels) == (None, None, None, frozenset())
+    labels = [{"name": "lane", "value": "7"}, {"name": 5, "value": []}, "x", {"name": "a"}]
+    assert RequestFacts.of("createTokenPurchaseRequest", {"transactionLabels": labels}, {}).labels == {("lane", "7")}
+    assert RequestFacts.of("createTokenPurchaseRequest", {"purchaseAmount": {"amount": True}}, {}).amount is None

@@ -40,7 +40,8 @@ UUID_V4 = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-
 ID_FIELDS = ("id", "requestId")
 NUMERIC = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 MAX_VALUE_ECHO = 80
-# Python refuses to read longer integers (sys.get_int_max_str_digits); Java's long has 19 digits.
+# Python's default int() limit (sys.get_int_max_str_digits), fixed here: beyond it reading takes
+# quadratic time. Java's long has 19 digits, so anything near this is out of range anyway.
 MAX_INTEGER_DIGITS = 4300
 # Java's int and long: Jackson refuses a number that does not fit ("Numeric value out of range").
 INTEGER_RANGES = {"int32": 2**31, "int64": 2**63}
