@@ -11,7 +11,7 @@ import copy
 from collections import defaultdict
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Protocol
 
 
@@ -70,7 +70,9 @@ class MemoryStore:
     """Everything in dicts; handlers are coroutines on one event loop, so no locks are needed.
 
     Inside :meth:`atomic` every write records how to undo itself, and a record looked up by id is
-    copied first, since the lifecycle changes such records in place before saving them.
+    copied first, since the lifecycle changes such records in place (their state, their advices)
+    before saving them. The copy is one level deep: stored bodies are replayed, never edited, and
+    deep-copying a large purchase on every retry would hold up the event loop.
     """
 
     def __init__(self) -> None:
@@ -109,7 +111,7 @@ class MemoryStore:
         if key not in table:
             self._undo.append(lambda: table.pop(key, None))
             return
-        before = copy.deepcopy(table[key]) if copied else table[key]
+        before = _one_level_copy(table[key]) if copied else table[key]
         self._undo.append(lambda: table.__setitem__(key, before))
 
     def claim(self, kind: str, request_id: str) -> bool:
@@ -161,3 +163,9 @@ class MemoryStore:
         events = self._events[kind]
         events.append(body)
         self._on_failure(events.pop)
+
+
+def _one_level_copy(record: Any) -> Any:
+    """The record with each of its dict and list fields copied (their contents shared)."""
+    changed = {f.name: copy.copy(v) for f in fields(record) if isinstance(v := getattr(record, f.name), (dict, list))}
+    return replace(record, **changed)
