@@ -77,11 +77,10 @@ def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -
 
 
 def format_problem(request: ConnexionRequest, exc: FormatProblem) -> ConnexionResponse:
-    body = exc.body if isinstance(exc.body, dict) else {}
     detail: dict[str, Any] = {"formatErrors": exc.errors}
     if exc.truncated:
         detail["formatErrorsTruncated"] = True
-    return _response(400, error_body(_path(request), 400, detail=detail, request_id=str(body.get("id") or "")))
+    return _response(400, error_body(_path(request), 400, detail=detail, request_id=exc.request_id))
 
 
 def problem(request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:

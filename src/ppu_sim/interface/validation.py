@@ -23,13 +23,13 @@ from functools import lru_cache
 from itertools import chain
 from typing import Any
 
+import anyio
 from connexion.exceptions import BadRequestProblem
 from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, FormatChecker, ValidationError
 from jsonschema.exceptions import best_match
 from jsonschema.validators import extend
-from starlette.concurrency import run_in_threadpool
 
 from ppu_sim.config import Settings
 from ppu_sim.runtime import simulator_of
@@ -58,6 +58,8 @@ def _format_checker() -> FormatChecker:
 
 
 FORMAT_CHECKER = _format_checker()
+# Bodies read at once: parsed JSON takes some 20 times its size, and the GIL runs one reader anyway.
+BODY_READERS = anyio.CapacityLimiter(2)
 
 
 @lru_cache(maxsize=256)
@@ -99,7 +101,8 @@ class FormatProblem(BadRequestProblem):
     def __init__(self, errors: list[dict[str, Any]], body: Any = None, truncated: bool = False) -> None:
         super().__init__(detail="; ".join(f"{e['field']}: {e['msg']}" for e in errors))
         self.errors = errors
-        self.body = body
+        # The message's own id, for the ErrorDetail; not the body, which may be megabytes of objects.
+        self.request_id = str(body.get("id") or "") if isinstance(body, dict) else ""
         self.truncated = truncated  # more offending fields were found than the list holds
 
 
@@ -285,7 +288,7 @@ def _read_json(raw: bytes, encoding: str, max_depth: int, max_errors: int) -> An
         return body
     errors, truncated = _first(_unreadable(body, max_depth), max_errors)
     if errors:
-        raise FormatProblem(errors, body if isinstance(body, dict) else None, truncated)
+        raise FormatProblem(errors, body, truncated)
     return body
 
 
@@ -382,14 +385,18 @@ def make_body_validator(strict: bool) -> type[JSONRequestBodyValidator]:
             raw = b"".join([chunk async for chunk in stream])
             # Reading and checking up to a megabyte is CPU work: done off the event loop, so a big
             # bad body does not keep other requests (or /health) waiting.
-            return await run_in_threadpool(self._checked, raw, settings)
+            return await anyio.to_thread.run_sync(self._checked, raw, settings, limiter=BODY_READERS)
 
         def _validate(self, body: Any) -> dict[str, Any] | None:
             return None  # _parse has checked the body
 
         def _checked(self, raw: bytes, settings: Settings) -> dict[str, Any]:
             with _no_cycle_collection():
-                return self._check(raw, settings)
+                try:
+                    return self._check(raw, settings)
+                except FormatProblem as problem:
+                    # Its frames hold the parsed body: let it go here, not later on the event loop.
+                    raise problem.with_traceback(None) from None
 
         def _check(self, raw: bytes, settings: Settings) -> dict[str, Any]:
             body = _read_json(raw, self._encoding, settings.max_json_depth, settings.max_format_errors)
