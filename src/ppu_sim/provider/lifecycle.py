@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -59,6 +60,11 @@ class Provider:
         self.store = store
         self.seed = seed
         self.data = DataGenerator(seed)
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """One request's unit of work: what answering it changes stands only if the block ends
+        normally, so a request that fails before its answer exists leaves no trace (its id stays unused)."""
+        return self.store.atomic()
 
     # -- operations -------------------------------------------------------------------------
 
