@@ -169,6 +169,20 @@ def _add_serve(commands: Any) -> None:
         metavar="SECONDS",
         help="how long a 'hold' fault keeps a request: set it to your client's timeout",
     )
+    serve.add_argument(
+        "--max-json-depth",
+        type=_at_least_one,
+        default=Settings.max_json_depth,
+        metavar="N",
+        help="a request body nested deeper is a FORMAT_ERROR",
+    )
+    serve.add_argument(
+        "--max-format-errors",
+        type=_at_least_one,
+        default=Settings.max_format_errors,
+        metavar="N",
+        help="most offending fields one FORMAT_ERROR lists (the answer says when it left some out)",
+    )
     serve.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
     serve.add_argument(
         "--sessions",
@@ -186,14 +200,14 @@ def _add_serve(commands: Any) -> None:
     )
     serve.add_argument(
         "--max-sessions",
-        type=_count,
+        type=_at_least_one,
         default=Settings.max_sessions,
         metavar="N",
         help="most sessions kept at once; the oldest idle one goes first",
     )
     serve.add_argument(
         "--journal-size",
-        type=_count,
+        type=_at_least_one,
         default=Settings.journal_size,
         metavar="N",
         help="exchanges kept per session; the oldest go first",
@@ -265,9 +279,9 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _count(text: str) -> int:
+def _at_least_one(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {text!r}")
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
     return int(text)
 
 
@@ -313,6 +327,8 @@ def _serve(args: argparse.Namespace) -> int:
         tokens=args.tokens,
         strict=args.strict,
         hold_seconds=args.hold_seconds,
+        max_json_depth=args.max_json_depth,
+        max_format_errors=args.max_format_errors,
         watch=not args.no_watch,
         log_level=args.log_level,
         sessions=args.sessions,

@@ -98,10 +98,17 @@ def _advice(
 def _answer(
     operation: str, body: dict[str, Any], path_id: str | None, call: Call, original_id: str | None = None
 ) -> ConnexionResponse:
+    """Answer as one unit of work: if anything fails before the response exists, the provider keeps nothing."""
+    provider = session_of(current_request.scope).provider
+    with provider.atomic():
+        return _attempt(provider, operation, body, path_id, call, original_id)
+
+
+def _attempt(
+    provider: Provider, operation: str, body: dict[str, Any], path_id: str | None, call: Call, original_id: str | None
+) -> ConnexionResponse:
     """Check id agreement, run the provider, and render its reply or error as the contract says."""
     request_id = str(body.get("id", path_id or ""))
-    scope = current_request.scope
-    provider = session_of(scope).provider
     provider.trace = Trace()
     try:
         _check_ids(
@@ -113,7 +120,7 @@ def _answer(
         reply = call(provider, dict(current_request.headers))
     except ProviderError as exc:
         reply = Reply(exc.status, error=exc)
-    _annotate(scope, provider.trace)
+    _annotate(current_request.scope, provider.trace)
     return render(reply, operation, request_id, original_id)
 
 
@@ -155,7 +162,8 @@ def render(reply: Reply, operation: str, request_id: str, original_id: str | Non
         )
     else:
         payload = reply.body
-    content = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+    # allow_nan=False: an answer is JSON or it is not sent (the unit of work is then undone).
+    content = b"" if payload is None else json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
     return ConnexionResponse(
         status_code=reply.status,
         mimetype="application/json",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -76,6 +77,11 @@ class Provider:
         # Shareable: a meter's generated data depends only on the seed and the meter.
         self.data = data or DataGenerator(seed)
         self.trace = Trace()
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """One request's unit of work: what answering it changes stands only if the block ends
+        normally, so a request that fails before its answer exists leaves no trace (its id stays unused)."""
+        return self.store.atomic()
 
     # -- operations -------------------------------------------------------------------------
 
