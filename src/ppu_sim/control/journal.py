@@ -69,8 +69,7 @@ class Exchange:
     path_ids: dict[str, str]
     request: Body
     transaction: str | None = None
-    meter_id: str | None = None
-    request_id: str | None = None
+    meter_id: str | None = None  # as the provider matched it (an advice: its purchase's meter)
     # Filled in once the simulator is done with the request:
     duration_ms: float | None = None
     status: int | None = None
@@ -86,6 +85,13 @@ class Exchange:
     @property
     def complete(self) -> bool:
         return self.duration_ms is not None
+
+    def meter(self) -> str | None:
+        """The meter the request is about: as the provider matched it, else as its body names it."""
+        if self.meter_id:
+            return self.meter_id
+        meter = _field(self.request.value, "meter")
+        return _text(_field(meter, "meterId"))
 
     def as_json(self) -> dict[str, Any]:
         """The exchange as the control API shows it; fields without a value are left out."""
@@ -110,8 +116,8 @@ class Exchange:
             "responseTruncated": bool(self.response and self.response.truncated),
             "errorType": response.get("errorType") if isinstance(response, dict) else None,
             "transaction": self.transaction,
-            "meterId": self.meter_id,
-            "requestId": self.request_id,
+            "meterId": self.meter(),
+            "requestId": _text(_field(request, "id")),
             "scenario": self.scenario,
             "pack": self.pack,
             "step": self.step,
@@ -120,6 +126,14 @@ class Exchange:
             "clientGone": self.client_gone,
         }
         return {k: v for k, v in out.items() if v is not None}
+
+
+def _field(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, dict) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def now() -> datetime:

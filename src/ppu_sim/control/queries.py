@@ -25,15 +25,6 @@ class BadCriteria(ValueError):
         self.field = field
 
 
-def request_meter(exchange: Exchange) -> str | None:
-    """The meter a request is about: as the provider matched it, else as its body names it."""
-    if exchange.meter_id:
-        return exchange.meter_id
-    body = exchange.request.value
-    meter = body.get("meter") if isinstance(body, dict) else None
-    return meter.get("meterId") if isinstance(meter, dict) else None
-
-
 def select(
     exchanges: Iterable[Exchange],
     *,
@@ -51,7 +42,7 @@ def select(
         and (status is None or e.status == status)
         and (since is None or e.seq > since)
         and (purchase_id is None or e.transaction == purchase_id)
-        and (meter_id is None or request_meter(e) == meter_id)
+        and (meter_id is None or e.meter() == meter_id)
     ]
 
 
