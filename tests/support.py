@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from ppu_sim.pytest_plugin import free_port
 from ppu_sim.scenario.matcher import luhn_check_digit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,12 +40,6 @@ def new_id() -> str:
 def sts_meter(payload: str) -> str:
     """An STS meter number: the payload plus its Luhn check digit (the digit itself is tested separately)."""
     return payload + luhn_check_digit(payload)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cli() -> str:
