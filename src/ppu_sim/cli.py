@@ -109,6 +109,7 @@ def parser() -> argparse.ArgumentParser:
     commands = _choice_of(top, "command")
     _add_serve(commands)
     _add_scenarios(commands)
+    _add_control(commands)
     return top
 
 
@@ -227,6 +228,36 @@ def _add_serve(commands: Any) -> None:
     )
 
 
+def _add_control(commands: Any) -> None:
+    """`journal` and `transactions`: a running simulator's control API, read at a terminal."""
+    journal = commands.add_parser(
+        "journal",
+        help="print what a PoS sent to a running simulator, one line per exchange",
+        description="Print a session's exchanges: time, session, operation, ids, status, errorType, scenario, "
+        "fault. Colour on a terminal, plain when piped.",
+    )
+    transactions = commands.add_parser(
+        "transactions",
+        help="print the reconciliation table of a running simulator",
+        description="Print one row per purchase of a session: its state, amounts, retries and advices.",
+    )
+    for sub in (journal, transactions):
+        sub.add_argument(
+            "--url",
+            default=os.environ.get(f"{ENV_PREFIX}URL", "http://127.0.0.1:8080"),
+            help=f"the simulator [{ENV_PREFIX}URL]",
+        )
+        sub.add_argument("--session", default="default", help="whose exchanges")
+        sub.add_argument(
+            "--admin-token",
+            default=os.environ.get(f"{ENV_PREFIX}ADMIN_TOKEN", ""),
+            help=f"the control API's bearer token, if it has one [{ENV_PREFIX}ADMIN_TOKEN]",
+        )
+    journal.add_argument("--follow", "-f", action="store_true", help="keep printing exchanges as they complete")
+    journal.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")
+    transactions.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output form")
+
+
 def _add_scenarios(commands: Any) -> None:
     scenarios = commands.add_parser(
         "scenarios", help="check or list scenario packs", description="Check or list scenario packs."
@@ -304,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return _serve(args)
+    if args.command in ("journal", "transactions"):
+        return _control(args)
     if args.action == "validate":
         return _validate(args.paths)
     try:
@@ -339,6 +372,27 @@ def _serve(args: argparse.Namespace) -> int:
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run(settings)
+
+
+def _control(args: argparse.Namespace) -> int:
+    from ppu_sim.control.console import print_journal, print_transactions
+    from ppu_sim.testing import ControlClient, ControlError
+
+    client = ControlClient(args.url, args.session, args.admin_token or None)
+    try:
+        if args.command == "journal":
+            print_journal(client, sys.stdout, as_json=args.format == "json", follow=args.follow)
+        else:
+            print_transactions(client, sys.stdout, args.format)
+    except ControlError as exc:
+        print(f"ppu-sim {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # refused, unreachable
+        print(f"ppu-sim {args.command}: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, BrokenPipeError):  # --follow ends with Ctrl+C; `| head` closes early
+        return 0
+    return 0
 
 
 def _validate(paths: Sequence[Path]) -> int:
