@@ -275,7 +275,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     # Connexion imports Starlette's test client, which warns about httpx; the server never uses it.
     warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient`")
-    from ppu_sim.transport.server import run  # imported late: validate/list need no web stack
+    try:
+        from ppu_sim.transport.server import run  # imported late: validate/list need no web stack
+    except ImportError as exc:  # a broken install (e.g. a checker's package missing): one line, not a trace
+        print(f"ppu-sim serve: {exc}", file=sys.stderr)
+        return 2
 
     settings = Settings(
         host=args.host,
