@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -52,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
     serve.add_argument("--log-level", default=env("LOG_LEVEL", "info"), help="[PPU_SIM_LOG_LEVEL]")
+    for name, kind, text in LIMITS:
+        # A default from the environment is a string: argparse converts and checks it like the option.
+        serve.add_argument(
+            "--" + name.replace("_", "-"),
+            type=kind,
+            default=env(name.upper()) or getattr(Settings, name),
+            help=f"{text} [PPU_SIM_{name.upper()}]",
+        )
 
     scenarios = commands.add_parser("scenarios", help="check or list scenario packs")
     sub = scenarios.add_subparsers(dest="action", required=True)
@@ -61,6 +70,33 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--scenarios", nargs="*", type=Path, default=_env_paths(), metavar="PATH")
     listing.add_argument("--format", choices=("table", "json"), default="table")
     return parser
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0: {text}")
+    return value
+
+
+# Transport limits: (Settings field, type, help); each option also reads PPU_SIM_<FIELD>.
+LIMITS = (
+    ("max_body_bytes", positive_int, "largest request body; larger gets 413"),
+    ("max_url_bytes", positive_int, "longest request target (path and query); longer gets 414"),
+    ("max_headers", positive_int, "most header fields in one request; more gets 431"),
+    ("max_header_bytes", positive_int, "largest size of all header fields together; larger gets 431"),
+    ("header_timeout", positive_float, "seconds a client may take to send a request's headers; then 408"),
+    ("body_timeout", positive_float, "seconds a client may take to send a request's body; then 408"),
+    ("idle_timeout", positive_float, "seconds a connection may wait for its next request; then it is closed"),
+    ("max_connections", positive_int, "most open connections; a new one past it gets 503"),
+)
 
 
 def _env_paths() -> list[Path]:
@@ -96,6 +132,7 @@ def _serve(args: argparse.Namespace) -> int:
             hold_seconds=args.hold_seconds,
             watch=not args.no_watch,
             log_level=args.log_level,
+            **{name: getattr(args, name) for name, _, _ in LIMITS},
         )
     except ValueError as exc:
         print(f"ppu-sim: {exc}", file=sys.stderr)
