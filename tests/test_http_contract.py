@@ -118,6 +118,19 @@ def test_a_body_of_exactly_the_size_limit_is_accepted_one_byte_more_is_413(
     assert_conforms("createMeterLookup", r)
 
 
+@pytest.mark.parametrize("strict", [False, True], ids=["lenient", "strict"])
+def test_json_media_types_are_case_insensitive_and_a_missing_one_is_415(
+    sim: Sim, start_sim: Callable[..., Sim], strict: bool
+) -> None:
+    server = start_sim("--strict") if strict else sim
+    for content_type, status in (("APPLICATION/JSON", 201), ("application/json; charset=UTF-8", 201), (None, 415)):
+        lid = new_id()
+        headers = {"Content-Type": content_type} if content_type else {}
+        r = server.client.post(f"{BASE}/meterLookups/{lid}", content=json.dumps(lookup(METER, lid)), headers=headers)
+        assert r.status_code == status, (content_type, r.text)
+        assert_conforms("createMeterLookup", r)
+
+
 def test_too_large_a_body_is_413_error_detail(sim: Sim) -> None:
     lid = new_id()
     body = lookup(METER, lid)
