@@ -105,6 +105,8 @@ def new_path() -> str:
 
 
 JSON = b"Content-Type: application/json"
+# What Java's HttpClient sends on a first request over cleartext when HTTP/2 is its preferred version.
+H2C_UPGRADE = (b"Connection: Upgrade, HTTP2-Settings", b"Upgrade: h2c", b"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA")
 CHUNKED = b"Transfer-Encoding: chunked"
 
 
@@ -159,6 +161,9 @@ CORPUS: dict[str, tuple[Callable[[], bytes], int]] = {
     "JSON Content-Type, unknown charset": (lambda: fresh_lookup(content_type=b"application/json;charset=nope"), 201),
     "valid body, chunked": (chunked_lookup, 201),
     "valid body after 100-continue": (lambda: fresh_lookup(b"Expect: 100-continue"), 201),
+    "valid body asking to upgrade to h2c": (lambda: fresh_lookup(*H2C_UPGRADE), 201),
+    "valid body asking for WebSocket": (lambda: fresh_lookup(b"Connection: Upgrade", b"Upgrade: websocket"), 201),
+    "chunked body asking to upgrade": (lambda: post(new_path(), JSON, CHUNKED, *H2C_UPGRADE) + chunked([b"{}"]), 400),
 }
 
 
@@ -184,6 +189,15 @@ def test_a_long_header_list_is_copied_in_linear_time(start_sim: Callable[..., Si
     request = fresh_lookup(*(b"X-H%d: v" % i for i in range(40_000)))
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(request)
+        assert read_answer(sock).status == 201
+
+
+def test_a_connection_that_asked_to_upgrade_goes_on_as_http_1_1(guarded: Sim) -> None:
+    """The Upgrade is ignored (RFC 9110 §7.8) and the next request on the connection is answered too."""
+    first = b"GET /health HTTP/1.1\r\nHost: sim\r\n" + b"".join(h + b"\r\n" for h in H2C_UPGRADE) + b"\r\n"
+    with socket.create_connection(("127.0.0.1", guarded.port), timeout=10) as sock:
+        sock.sendall(first + fresh_lookup())
+        assert read_answer(sock).status == 200
         assert read_answer(sock).status == 201
 
 

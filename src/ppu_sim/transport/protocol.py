@@ -73,6 +73,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._messages = 0  # requests begun on this connection
         self._timer: asyncio.TimerHandle | None = None
         self._lingering = False  # refused: draining what the client still sends, then closing
+        self._unparsed_body: int | None = None  # bytes of body to take past the parser (see _take_body)
         # A client that connects and sends nothing is idle, like a kept-alive connection.
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
         if len(self.connections) > self.max_connections:
@@ -86,14 +87,19 @@ class GuardedProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return
+        if self._unparsed_body is not None:
+            self._take_body(data)
+            return
         self._unset_keepalive_if_required()
         if self._in_head and self._timer is None:
             self._timer = self.loop.call_later(self._timeout()[1], self._timed_out)
         head_only, messages = self._in_head, self._messages
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._unsupported_upgrade_warning()  # no WebSockets or h2c here: answered as HTTP/1.1
+        except httptools.HttpParserUpgrade as upgrade:
+            # The parser stopped after the head, taking the rest for another protocol.
+            self._take_body(data[upgrade.args[0] :])
+            return
         except httptools.HttpParserInvalidMethodError:
             # RFC 9112 §3: an unknown method in a well-formed request line is 501, anything else 400.
             well_formed = _REQUEST_LINE.match(data.partition(b"\n")[0])
@@ -134,13 +140,42 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._cancel_timer()
+        if self.parser.should_upgrade():
+            self._unparsed_body = _declared_length(self.headers)
         super().on_headers_complete()
         self._timer = self.loop.call_later(self._timeout()[1], self._timed_out)
 
     def on_message_complete(self) -> None:
+        if self._unparsed_body:  # the parser skipped the body of an Upgrade request; not complete yet
+            return
         self._in_head = True
         self._cancel_timer()
         super().on_message_complete()
+
+    def _take_body(self, data: bytes) -> None:
+        """The body of a request that asked to upgrade (``Upgrade: h2c``, as Java's HttpClient
+        sends, or ``websocket``), read past the parser, then HTTP/1.1 again on a fresh parser.
+
+        There is no other protocol here, and RFC 9110 §7.8 lets a server ignore Upgrade; but the
+        parser gives up on the connection after such a head, and skips any body it announced.
+        """
+        if self._unparsed_body is None:
+            self._refuse(not_http("Upgrade with a chunked body"))
+            return
+        remaining = self._unparsed_body
+        body, rest = data[:remaining], data[remaining:]
+        self._unparsed_body = remaining - len(body)
+        if body:
+            self.on_body(body)
+        if self._unparsed_body:
+            return
+        self._unparsed_body = None
+        if remaining:  # held back while the body was outstanding
+            self.on_message_complete()
+        self.parser = httptools.HttpRequestParser(self)
+        self.parser.set_dangerous_leniencies(lenient_data_after_close=True)  # as uvicorn's own parser
+        if rest:
+            self.data_received(rest)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -180,6 +215,9 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._lingering or self.transport.is_closing():
             return
         self._cancel_timer()
+        if self.cycle is not None and self.cycle.response_started and not self.cycle.response_complete:
+            self.transport.close()  # half an answer is on the wire: another would garble it
+            return
         if self.cycle is not None and not self.cycle.response_complete:
             # The application still at work on this connection sees a disconnect; its answer is dropped.
             self.cycle.disconnected = True
@@ -206,6 +244,17 @@ def guarded_protocol(settings: Settings, max_connections: int) -> type[GuardedPr
     """The protocol class uvicorn instantiates per connection, bound to this server's limits."""
     attrs = {"settings": settings, "max_connections": max_connections}
     return type("BoundGuardedProtocol", (GuardedProtocol,), attrs)
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The body length a head declares (0 for none), or None for a chunked body."""
+    length = 0
+    for name, value in headers:
+        if name == b"transfer-encoding":
+            return None
+        if name == b"content-length":
+            length = int(value)
+    return length
 
 
 def _path(url: bytes) -> str:
