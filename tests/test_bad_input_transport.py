@@ -212,13 +212,18 @@ def test_limits_are_settings(start_sim: Callable[..., Sim]) -> None:
 
 
 def test_a_held_request_is_not_a_slow_client(start_sim: Callable[..., Sim], tmp_path: Path) -> None:
-    """A hold is the provider's choice: it outlasts the client timeouts and still answers."""
+    """A hold is the provider's choice: it outlasts the client timeouts and still answers. A slow
+    request pipelined behind it is timed only once the held one is answered, and then gets 408."""
     pack = tmp_path / "hold.yaml"
     pack.write_text(HOLD_PACK)
     server = start_sim("--scenarios", str(pack), "--header-timeout", "1", "--body-timeout", "1", "--no-watch")
     lid = str(uuid.uuid4())
-    r = server.post(f"/meterLookups/{lid}", lookup("HOLDPASTTIMEOUTS", lid))
-    assert r.status_code == 201, r.text
+    body = json.dumps(lookup("HOLDPASTTIMEOUTS", lid)).encode()
+    held = post(f"/meterLookups/{lid}", JSON, b"Content-Length: %d" % len(body)) + body
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(held + b"GET /health HTTP/1.1\r\nHost: sim\r\nX-Never-Ends: ")
+        assert read_answer(sock).status == 201
+        assert read_answer(sock).status == 408
 
 
 def test_past_the_connection_limit_a_new_client_gets_503(start_sim: Callable[..., Sim]) -> None:

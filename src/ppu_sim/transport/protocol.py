@@ -91,8 +91,8 @@ class GuardedProtocol(HttpToolsProtocol):
             self._take_body(data)
             return
         self._unset_keepalive_if_required()
-        if self._in_head and self._timer is None:
-            self._timer = self.loop.call_later(self._timeout()[1], self._timed_out)
+        if self._in_head:
+            self._start_header_timer()
         head_only, messages = self._in_head, self._messages
         try:
             self.parser.feed_data(data)
@@ -120,6 +120,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._messages += 1
+        self._start_header_timer()  # also for a request that follows another in the same read
         self._head_bytes = self._header_count = self._header_bytes = 0
 
     def on_url(self, url: bytes) -> None:
@@ -176,6 +177,10 @@ class GuardedProtocol(HttpToolsProtocol):
         self.parser.set_dangerous_leniencies(lenient_data_after_close=True)  # as uvicorn's own parser
         if rest:
             self.data_received(rest)
+
+    def _start_header_timer(self) -> None:
+        if self._timer is None:
+            self._timer = self.loop.call_later(self.settings.header_timeout, self._timed_out)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
