@@ -234,6 +234,16 @@ def test_the_contract_is_served_as_yaml_too(sim: Sim) -> None:
     assert yaml.safe_load(served.text) == contract(sim, "json").json()
 
 
+def test_the_contract_documents_answer_get_and_head_only(sim: Sim) -> None:
+    url = f"{sim.base}{BASE}/openapi.json"
+    head = httpx.head(url, headers={"Accept-Encoding": "identity"})
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == len(contract(sim, "json").content)
+    r = httpx.post(url, json={})
+    assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"
+    assert r.json()["errorType"] == "FUNCTION_NOT_SUPPORTED"
+
+
 @pytest.mark.parametrize("form", ["json", "yaml"])
 def test_the_contract_is_gzip_compressed_for_clients_that_accept_it(sim: Sim, form: str) -> None:
     plain = contract(sim, form)
