@@ -55,25 +55,25 @@ class Answer:
 
 
 def read_answer(sock: socket.socket) -> Answer:
-    """One response from the socket (after any 100 Continue), by its Content-Length."""
-    data = b""
+    """One response from the socket (after any 100 Continue), by its Content-Length; it reads no
+    further, so the next call gets the next response."""
     while True:
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            assert chunk, f"connection closed before a complete answer: {data!r}"
-            data += chunk
-        head, _, data = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            byte = sock.recv(1)
+            assert byte, f"connection closed before a complete answer: {head!r}"
+            head += byte
+        lines = head.decode("latin-1").strip().split("\r\n")
         status = int(lines[0].split()[1])
         if status != 100:
             break
     headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    length = int(headers["content-length"])
-    while len(data) < length:
-        chunk = sock.recv(65536)
+    body = b""
+    while len(body) < int(headers["content-length"]):
+        chunk = sock.recv(int(headers["content-length"]) - len(body))
         assert chunk, "connection closed inside the body"
-        data += chunk
-    return Answer(status, headers, data[:length])
+        body += chunk
+    return Answer(status, headers, body)
 
 
 def health_latency(sim: Sim) -> float:
