@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +22,7 @@ import httpx
 import jsonschema
 import pytest
 
-from tests.support import AUTH, BASE, Sim, _registry, assert_conforms, lookup, purchase, sts_meter
+from tests.support import AUTH, BASE, Sim, _registry, assert_conforms, cli, lookup, purchase, sts_meter
 
 METER = sts_meter("7777777777")
 TIMEOUT = 1.0  # the server's --header-timeout and --body-timeout here
@@ -209,6 +211,16 @@ def test_limits_are_settings(start_sim: Callable[..., Sim]) -> None:
     assert httpx.get(f"{server.base}/health", headers={"X-Big": "v" * 300}).status_code == 431
     assert httpx.get(f"{server.base}/health?q=" + "a" * 50).status_code == 200
     assert httpx.get(f"{server.base}/health?q=" + "a" * 100).status_code == 414
+
+
+@pytest.mark.parametrize(
+    ("option", "env"), [(["--max-headers", "0"], {}), ([], {"PPU_SIM_BODY_TIMEOUT": "soon"})], ids=["option", "env"]
+)
+def test_a_bad_limit_is_a_usage_error(option: list[str], env: dict[str, str]) -> None:
+    environment = {**os.environ, **env}
+    run = subprocess.run([cli(), "serve", *option], capture_output=True, text=True, timeout=60, env=environment)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.strip().splitlines()[-1].endswith(("at least 1: 0", "above 0: soon")), run.stderr
 
 
 def test_a_held_request_is_not_a_slow_client(start_sim: Callable[..., Sim], tmp_path: Path) -> None:
