@@ -153,8 +153,8 @@ def test_refusals_before_any_handler_are_recorded(start_sim) -> None:
                         headers={"X-PPU-Session": pos.session}),
         404: pos.post(f"/meterLookupz/{lid}", body),
         405: pos.client.put(f"{BASE}/meterLookups/{lid}", json=body),
-        413: pos.client.post(f"{BASE}/meterLookups/{lid}", content=b"x" * 1_100_000,
-                             headers={"Content-Type": "application/json"}),
+        413: pos.client.post(f"{BASE}/meterLookups/{lid}", content=iter([b"x" * 100_000] * 11),
+                             headers={"Content-Type": "application/json"}),  # chunked: read up to the limit
         415: pos.client.post(f"{BASE}/meterLookups/{lid}", content=json.dumps(body),
                              headers={"Content-Type": "text/plain"}),
         400: pos.post(f"/meterLookups/{lid}", {**body, "meter": {"meterId": 7}}),
@@ -166,7 +166,12 @@ def test_refusals_before_any_handler_are_recorded(start_sim) -> None:
         assert exchange["responseBody"] == answer.json()
     assert journal[0]["headers"]["authorization"] == "till"
     assert "operation" not in journal[1] and "operation" not in journal[2]  # PUT is no operation of the interface
-    assert journal[3]["requestTruncated"] and isinstance(journal[3]["requestBody"], str)
+    assert journal[3]["requestTruncated"] and journal[3]["requestBody"] == "x" * 65536
+    declared = pos.client.post(f"{BASE}/meterLookups/{lid}", content=b"x" * 1_100_000,
+                               headers={"Content-Type": "application/json"})  # fmt: skip
+    assert declared.status_code == 413
+    refused_unread = pos.journal(since=6)[0]  # refused on its declared length, before a byte of it was read
+    assert refused_unread["status"] == 413 and "requestBody" not in refused_unread
     assert journal[4]["requestBody"] == body  # JSON, whatever the type said
     assert journal[5]["errorType"] == "FORMAT_ERROR" and journal[5]["requestBody"]["meter"] == {"meterId": 7}
     pos.close()

@@ -24,6 +24,7 @@ from ppu_sim.interface.validation import FormatProblem, make_body_validator, mak
 from ppu_sim.runtime import Simulator
 from ppu_sim.scenario.loader import builtin_pack_paths, load_packs
 from ppu_sim.scenario.matcher import Catalogue
+from ppu_sim.transport.documents import contract_documents
 from ppu_sim.transport.faults import FaultMiddleware
 from ppu_sim.transport.gateway import Gateway
 
@@ -53,12 +54,15 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> Record
         max_sessions=settings.max_sessions,
     )
     simulator = Simulator(settings, sessions)
-    interface = FaultMiddleware(_built(_interface_app(settings)), simulator.stopping)
+    # Strict mode serves and enforces the closed variant; lenient mode the file as written.
+    document = strict_document(spec.document()) if settings.strict else spec.document()
+    documents = contract_documents(spec.BASE_PATH, document, None if settings.strict else spec.text())
+    interface = FaultMiddleware(_built(_interface_app(settings, document)), simulator.stopping)
     control = AdminGuard(_built(control_api(HandlerResolver("ppu_sim.control.handlers"))))
-    return Recorder(Gateway(Dispatch(interface, control), simulator), simulator)
+    return Recorder(Gateway(Dispatch(interface, control), simulator, documents), simulator)
 
 
-def _interface_app(settings: Settings) -> connexion.AsyncApp:
+def _interface_app(settings: Settings, document: dict[str, Any]) -> connexion.AsyncApp:
     api = connexion.AsyncApp(
         __name__,
         validator_map={
@@ -67,11 +71,12 @@ def _interface_app(settings: Settings) -> connexion.AsyncApp:
         },
     )
     api.add_api(
-        strict_document(spec.document()) if settings.strict else spec.spec_path(),
+        document,
         resolver=HandlerResolver("ppu_sim.interface.handlers"),
         pythonic_params=True,
         strict_validation=settings.strict,
-        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
+        # The Gateway serves the documents themselves; the UI reads them from there.
+        swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui_path="/ui"),
     )
     api.add_error_handler(FormatProblem, http_errors.format_problem)
     api.add_error_handler(ProblemException, http_errors.problem)

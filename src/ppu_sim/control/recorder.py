@@ -62,7 +62,8 @@ class Recorder:
         scope[SESSION_KEY] = session
         note = scope[NOTE_KEY] = Note()
         tap = _Tap(session.journal.add(_enter(session.name, scope)), receive, send)
-        await tap.read_ahead()
+        if _body_will_come(scope["headers"], sim.settings.max_body_bytes):
+            await tap.read_ahead()
         try:
             await self.app(scope, tap.receive, tap.send)
         finally:
@@ -72,9 +73,9 @@ class Recorder:
 class _Tap:
     """Copies what passes through one request: its body, and the reply as it is sent.
 
-    The body is read ahead (up to what the journal keeps) and replayed to the app, so it is
-    recorded even when the request is refused before anyone reads it. ``transport`` is that of
-    the server's own send, so the fault layer can still reach the socket.
+    A body that is on its way is read ahead (up to what the journal keeps) and replayed to the
+    app, so it is recorded even when the request is refused before anyone reads it.
+    ``transport`` is that of the server's own send, so the fault layer can still reach the socket.
     """
 
     def __init__(self, exchange: Exchange, receive: Any, send: Any) -> None:
@@ -83,26 +84,36 @@ class _Tap:
         self.transport = getattr(getattr(send, "__self__", None), "transport", None)
         self.began = time.perf_counter()
         self.ahead: list[Message] = []
+        self.chunks: list[bytes] = []
+        self.kept = 0
+        self.whole = False
         self.status: int | None = None
         self.sent: list[bytes] = []
 
     async def read_ahead(self) -> None:
-        kept, chunks = 0, []
-        while kept <= BODY_LIMIT:
+        while self.kept <= BODY_LIMIT and not self.whole:
             message = await self._receive()
             self.ahead.append(message)
             if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            kept += len(chunks[-1])
-            if not message.get("more_body"):
-                break
-        self.exchange.request = Body(b"".join(chunks))
+                return
+            self._keep(message)
 
     async def receive(self) -> Message:
         if self.ahead:
             return self.ahead.pop(0)
-        return await self._receive()
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self._keep(message)
+        return message
+
+    def _keep(self, message: Message) -> None:
+        body = message.get("body", b"")
+        if body and self.kept <= BODY_LIMIT:
+            self.chunks.append(body)
+            self.kept += len(body)
+        if not message.get("more_body"):
+            self.whole = True
+            self.exchange.request = Body(b"".join(self.chunks))  # visible while the reply is still held
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -113,6 +124,8 @@ class _Tap:
 
     def complete(self, note: Note) -> None:
         exchange = self.exchange
+        if not self.whole:  # refused before all of it came (too large, or no one read it)
+            exchange.request = Body(b"".join(self.chunks))
         exchange.duration_ms = round((time.perf_counter() - self.began) * 1000, 3)
         exchange.scenario, exchange.pack, exchange.step = note.scenario, note.pack, note.step
         exchange.meter_id = note.meter_id
@@ -124,6 +137,17 @@ class _Tap:
             exchange.status, exchange.response = note.status, Body(note.body)
         else:
             exchange.status, exchange.response = self.status, Body(b"".join(self.sent))
+
+
+def _body_will_come(headers: list[tuple[bytes, bytes]], limit: int) -> bool:
+    """Whether reading the body ahead waits only for what the client is sending anyway.
+
+    Not when it asks to be told to go on (100-continue: reading would say "go on" to a request the
+    simulator may refuse), nor when it declares more than the simulator takes (refused at once).
+    """
+    fields = dict(headers)
+    declared = fields.get(b"content-length", b"0")
+    return b"expect" not in fields and declared.isdigit() and int(declared) <= limit
 
 
 def _enter(session: str, scope: Message) -> Exchange:

@@ -117,7 +117,7 @@ def _attempt(
             original_id,
             advice=operation in ("confirmTokenPurchase", "reverseTokenPurchase", "confirmKeyChange"),
         )
-        reply = call(provider, dict(current_request.headers))
+        reply = call(provider, _headers())
     except ProviderError as exc:
         reply = Reply(exc.status, error=exc)
     _annotate(current_request.scope, provider.trace)
@@ -130,6 +130,12 @@ def _annotate(scope: Any, trace: Trace) -> None:
     note.scenario, note.pack, note.step, note.meter_id = trace.scenario, trace.pack, trace.step, trace.meter_id
     if trace.transaction:
         note.transaction = trace.transaction
+
+
+def _headers() -> dict[str, str]:
+    """The request's headers in one pass (``dict(headers)`` looks each key up again: quadratic).
+    Reversed, so a repeated header keeps its first value, as a lookup by name gives it."""
+    return dict(reversed(current_request.headers.items()))
 
 
 def _check_ids(body: dict[str, Any], path_id: str | None, original_id: str | None, advice: bool) -> None:
