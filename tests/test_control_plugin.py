@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ppu_sim.testing import ControlClient, ControlError
-from tests.support import Sim, lookup, new_id
+from tests.support import ROOT, Sim, lookup, new_id
 
 POS_TESTS = '''
 import json
@@ -95,3 +96,18 @@ def test_the_client_raises_the_apis_error(sim: Sim) -> None:
     assert bad.value.error == "invalid-pack"
     client.delete_pack("p")
     client.reset()
+
+
+def test_the_readme_pytest_example_passes(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Control API") : readme.index("## Layout")]
+    (example,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    (tmp_path / "test_checkout.py").write_text(example)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_checkout.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout + run.stderr
