@@ -48,6 +48,8 @@ BAD = [
      400, "body"),
     ("DELETE", "/scenarios/never-loaded", "deleteScenarios", {}, 404, "pack"),
     ("GET", "/transactions", "getTransactions", {"params": {"format": "xml"}}, 400, "format"),
+    ("POST", "/journal/count", "countExchanges", {"content": b"{}", "headers": {"Content-Type": "text/csv"}}, 415,
+     "Content-Type"),
 ]  # fmt: skip
 
 

@@ -57,7 +57,8 @@ def control_error(_request: ConnexionRequest, exc: ControlError) -> ConnexionRes
 def problem(_request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
     """Connexion's own refusals (content type, a missing body); parameters and bodies are ours (validation.py)."""
     detail = str(exc.detail or exc.title)
-    return response(exc.status, body(_CODES.get(exc.status, "bad-request"), detail), dict(exc.headers or {}))
+    field = "Content-Type" if exc.status == 415 else None
+    return response(exc.status, body(_CODES.get(exc.status, "bad-request"), detail, field), dict(exc.headers or {}))
 
 
 def http_exception(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
