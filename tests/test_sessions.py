@@ -117,3 +117,23 @@ def test_eight_sessions_driving_the_same_stateful_meters_at_once_each_see_a_fres
         journal = httpx.get(f"{sim.base}/sim/journal", params={"session": session}).json()
         assert [e["seq"] for e in journal["exchanges"]] == list(range(1, len(steps) + 1))
         assert {e["session"] for e in journal["exchanges"]} == {session}
+
+
+def test_session_modes_over_http(start_sim) -> None:
+    """off: one provider for everyone (a second client's repeated id is a duplicate); user: the header is ignored."""
+    off, by_user = start_sim("--sessions", "off"), start_sim("--sessions", "user")
+    lid = str(uuid.uuid4())
+    for server, second_status in ((off, 400), (by_user, 201)):
+        answers = [
+            httpx.post(
+                f"{server.base}{BASE}/meterLookups/{lid}",
+                json=lookup("01234567897", lid),
+                auth=(user, "pw"),
+                headers={"X-PPU-Session": user},
+            ).status_code
+            for user in ("till-1", "till-2")
+        ]
+        assert answers == [201, second_status]
+    listed = httpx.get(f"{by_user.base}/sim/sessions").json()["sessions"]
+    assert sorted(s["name"] for s in listed) == ["till-1", "till-2"]
+    assert [s["name"] for s in httpx.get(f"{off.base}/sim/sessions").json()["sessions"]] == ["default"]
