@@ -12,6 +12,7 @@ import httpx
 from ppu_sim.app import load_catalogue
 from ppu_sim.control.sessions import DEFAULT_SESSION, Sessions, session_name
 from tests.support import AUTH, BASE, Sim, lookup, purchase
+from tests.test_reload import eventually, first_name, pack
 
 BASIC = b"Basic " + base64.b64encode(b"till-7:pw")
 
@@ -137,3 +138,29 @@ def test_session_modes_over_http(start_sim) -> None:
     listed = httpx.get(f"{by_user.base}/sim/sessions").json()["sessions"]
     assert sorted(s["name"] for s in listed) == ["till-1", "till-2"]
     assert [s["name"] for s in httpx.get(f"{off.base}/sim/sessions").json()["sessions"]] == ["default"]
+
+
+UPLOADED = """
+pack: session-upload
+scenarios:
+  - name: uploaded
+    match: {meterId: RELOAD1}
+    meter:
+      customer: {firstName: Uploaded}
+"""
+
+
+def test_a_session_keeps_its_uploads_on_top_when_files_reload(start_sim, tmp_path) -> None:
+    path = tmp_path / "live.yaml"
+    path.write_text(pack("Alpha"))
+    sim = start_sim("--scenarios", str(path))
+    mine = {"X-PPU-Session": "mine"}
+    assert httpx.post(f"{sim.base}/sim/scenarios", params={"session": "mine"}, content=UPLOADED,
+                      headers={"Content-Type": "application/yaml"}).status_code == 201  # fmt: skip
+    sim.client.headers.update(mine)
+    assert first_name(sim) == "Uploaded"
+    path.write_text(pack("Bravo"))
+    sim.client.headers.pop("X-PPU-Session")
+    eventually(lambda: first_name(sim) == "Bravo", "the file's change in a session without uploads")
+    sim.client.headers.update(mine)
+    assert first_name(sim) == "Uploaded"  # the upload still ranks above the reloaded file
