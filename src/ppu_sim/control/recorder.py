@@ -62,9 +62,9 @@ class Recorder:
         scope[SESSION_KEY] = session
         note = scope[NOTE_KEY] = Note()
         tap = _Tap(session.journal.add(_enter(session.name, scope)), receive, send)
-        if _body_will_come(scope["headers"], sim.settings.max_body_bytes):
-            await tap.read_ahead()
         try:
+            if _body_will_come(scope["headers"], sim.settings.max_body_bytes):
+                await tap.read_ahead()
             await self.app(scope, tap.receive, tap.send)
         finally:
             tap.complete(note)
