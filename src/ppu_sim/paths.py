@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-_PACKAGED = {"openapi": "openapi", "scenarios": "builtin_scenarios"}
+_PACKAGED = {"openapi": "openapi", "scenarios": "builtin_scenarios", "plans": "builtin_plans"}
 
 
 def bundled(folder: str) -> Path:
-    """``openapi`` or ``scenarios``."""
+    """``openapi``, ``scenarios`` or ``plans``."""
     source = _HERE.parents[1] / folder
     if (_HERE.parents[1] / "pyproject.toml").is_file() and source.is_dir():
         return source
