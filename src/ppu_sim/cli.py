@@ -1,4 +1,4 @@
-"""Command line: `ppu-sim serve` and `ppu-sim scenarios validate|list`.
+"""Command line: `ppu-sim serve`, `ppu-sim scenarios validate|list`, and the control API's readers.
 
 Every `serve` option can also come from the environment as PPU_SIM_<OPTION> (`--hold-seconds`
 is PPU_SIM_HOLD_SECONDS): the variable is derived from the option's name, so an option added
@@ -229,7 +229,14 @@ def _add_control(commands: Any) -> None:
         help="print the reconciliation table of a running simulator",
         description="Print one row per purchase of a session: its state, amounts, retries and advices.",
     )
-    for sub in (journal, transactions):
+    report = commands.add_parser(
+        "report",
+        help="judge a PoS: the referee's verdicts on a session (exit 1 when an error-severity rule failed)",
+        description="Judge a session's journal against the referee's rules (docs/referee.md) and, with --plan, "
+        "report a certification plan's progress. Prints a summary; exits 1 when an error-severity rule failed, "
+        "so a CI step fails on it.",
+    )
+    for sub in (journal, transactions, report):
         sub.add_argument(
             "--url",
             default=os.environ.get(f"{ENV_PREFIX}URL", "http://127.0.0.1:8080"),
@@ -244,6 +251,21 @@ def _add_control(commands: Any) -> None:
     journal.add_argument("--follow", "-f", action="store_true", help="keep printing exchanges as they complete")
     journal.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")
     transactions.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output form")
+    report.add_argument("--plan", help="a shipped plan (electrum-certification) or a plan file")
+    report.add_argument("--junit", type=Path, metavar="FILE", help="also write the verdicts as JUnit XML")
+    report.add_argument("--html", type=Path, metavar="FILE", help="also write the report as one HTML page")
+    report.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
+    report.add_argument(
+        "--confirmations",
+        choices=("expected", "not-expected"),
+        help="whether the provider expects confirmations (default: the plan's expectConfirmations, else not)",
+    )
+    report.add_argument(
+        "--offline",
+        type=Path,
+        metavar="JOURNAL.json",
+        help="judge a saved journal (GET /sim/journal, or `ppu-sim journal --format json`) without a server",
+    )
 
 
 def _add_scenarios(commands: Any) -> None:
@@ -354,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command in ("journal", "transactions"):
         return _control(args)
+    if args.command == "report":
+        return _report(args)
     if args.action == "validate":
         return _validate(args.paths)
     try:
@@ -364,8 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    # Connexion imports Starlette's test client, which warns about httpx; the server never uses it.
-    warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient`")
+    _quiet_connexion()
     try:
         from ppu_sim.transport.server import run  # imported late: validate/list need no web stack
     except ImportError as exc:  # a broken install (e.g. a checker's package missing): one line, not a trace
@@ -413,6 +436,25 @@ def _control(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, BrokenPipeError):  # --follow ends with Ctrl+C; `| head` closes early
         return 0
     return 0
+
+
+def _quiet_connexion() -> None:
+    # Connexion imports Starlette's test client, which warns about httpx; ppu-sim never uses it.
+    warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient`")
+
+
+def _report(args: argparse.Namespace) -> int:
+    _quiet_connexion()  # the referee reads the contract through the interface's validators
+    from ppu_sim.referee.offline import ReportError, write_report
+
+    try:
+        return write_report(args, sys.stdout)
+    except ReportError as exc:
+        print(f"ppu-sim report: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # piped into `head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _validate(paths: Sequence[Path]) -> int:

@@ -96,6 +96,16 @@ class ControlClient:
     def transactions_csv(self) -> str:
         return self._call("GET", "/transactions", params={"format": "csv"}, raw=True)
 
+    # -- the referee -------------------------------------------------------------------------
+
+    def report(self, plan: str | None = None, fmt: str = "json", confirmations: str | None = None) -> Any:
+        """The referee's verdicts (docs/referee.md): the report as a dict, or its JUnit XML or HTML text.
+
+        ``plan`` names a shipped plan; ``confirmations`` is ``expected`` or ``not-expected``."""
+        chosen = {"format": fmt, "plan": plan, "confirmations": confirmations}
+        params = {k: v for k, v in chosen.items() if v is not None}
+        return self._call("GET", "/report", params=params, raw=fmt != "json")
+
     # -- scenarios and the session -----------------------------------------------------------
 
     def scenarios(self) -> list[dict[str, Any]]:

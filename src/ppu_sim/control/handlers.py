@@ -19,6 +19,10 @@ from ppu_sim.control.queries import BadCriteria, Criteria, select
 from ppu_sim.control.reconcile import as_csv, transactions
 from ppu_sim.control.sessions import DEFAULT_SESSION, SESSION_HEADER, Session
 from ppu_sim.interface import spec
+from ppu_sim.referee.html import html_page
+from ppu_sim.referee.junit import junit_xml
+from ppu_sim.referee.plan import Plan, builtin_plans, load_plan
+from ppu_sim.referee.report import build_report, settings_for
 from ppu_sim.runtime import simulator_of
 from ppu_sim.scenario.catalogue import describe_catalogue
 from ppu_sim.scenario.loader import ScenarioError, parse_pack
@@ -105,6 +109,36 @@ async def get_transactions(session: str | None = None, format_: str = "json") ->
     if format_ == "csv":
         return ConnexionResponse(status_code=200, mimetype="text/csv", content_type="text/csv", body=as_csv(table))
     return _json(table)
+
+
+async def get_report(
+    session: str | None = None, plan: str | None = None, format_: str = "json", confirmations: str | None = None
+) -> ConnexionResponse:
+    found = _existing(session)
+    chosen = _shipped_plan(plan) if plan else None
+    exchanges = [e.as_json() for e in found.journal]
+    expect = None if confirmations is None else confirmations == "expected"
+    report = build_report(exchanges, found.name, chosen, settings_for(chosen, expect))
+    if format_ == "junit":
+        return ConnexionResponse(
+            status_code=200, mimetype="application/xml", content_type="application/xml", body=junit_xml(report)
+        )
+    if format_ == "html":
+        return ConnexionResponse(
+            status_code=200,
+            mimetype="text/html",
+            content_type="text/html; charset=utf-8",
+            body=html_page(report, exchanges),
+        )
+    return _json(report)
+
+
+def _shipped_plan(name: str) -> Plan:
+    path = builtin_plans().get(name)
+    if path is None:
+        shipped = ", ".join(builtin_plans())
+        raise ControlError(404, "unknown-plan", f"no shipped plan named {name!r} (shipped: {shipped})", "plan")
+    return load_plan(path)
 
 
 async def get_scenarios(session: str | None = None) -> ConnexionResponse:
