@@ -175,3 +175,32 @@ class Pos:
 
 def _lost(status: int | None) -> bool:
     return status is None or status >= 500
+
+
+# A short day's trading that gives every habit a chance to show: a plain sale, replies lost after
+# vending (504 and a reset), a provider down then back, a refused confirmation, a cancelled sale
+# whose reversal is refused, a partial approval and a decline.
+DAY = (
+    ("TST001", None, False),
+    ("EDGELOST504", 10000, False),
+    ("EDGERESET", 10000, False),
+    ("EDGEFLAKY", 10000, False),
+    ("EDGECONFIRMRETRY", 10000, False),
+    ("EDGEREVERSALRETRY", 10000, True),
+    ("EDGEPARTIAL", 10000, False),
+    ("EDGEDECLINED", 10000, False),
+)
+
+
+def trade(pos: Pos, meters: Any = DAY) -> None:
+    for meter, amount, cancel in meters:
+        pos.buy(meter, amount, cancel)
+
+
+def drive_plan(pos: Pos, exercises: Any) -> None:
+    """Each exercise of a plan as its `do` says: Electrum test meters at their one amount (looked
+    up), free tokens with amount 0, the refused reversal by cancelling the sale."""
+    for exercise in exercises:
+        meter = exercise.meter
+        amount = None if meter.startswith("TST") else 0 if meter == "EDGEFREE" else 10000
+        pos.buy(meter, amount, cancel=meter == "EDGEREVERSALRETRY")
