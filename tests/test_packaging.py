@@ -28,7 +28,8 @@ def test_wheel_carries_spec_and_packs_and_runs_outside_the_checkout(tmp_path: Pa
     probe = (
         "import ppu_sim, ppu_sim.interface.spec as s, ppu_sim.app as a;"
         "assert 'site' in ppu_sim.__file__, ppu_sim.__file__;"
-        "print(s.spec_path()); print(len(a.load_catalogue().ordered))"
+        "print(s.spec_path()); print(len(a.load_catalogue().ordered));"
+        "import ppu_sim.referee.plan as p; print(len(p.find_plan('electrum-certification').exercises))"
     )
     run = subprocess.run(
         [sys.executable, "-c", probe],
@@ -39,8 +40,9 @@ def test_wheel_carries_spec_and_packs_and_runs_outside_the_checkout(tmp_path: Pa
         env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
     )
     assert run.returncode == 0, run.stderr
-    spec_path, count = run.stdout.split()
+    spec_path, count, exercises = run.stdout.split()
     assert spec_path.startswith(str(site)) and int(count) > 0
+    assert int(exercises) > 0  # the certification plan ships inside the wheel
 
 
 def _readme_test_command() -> str:

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -184,3 +185,18 @@ def test_the_html_page_opens_in_chromium_with_verdicts_first_and_each_purchase_d
     purchases = httpx.get(f"{sim.base}/sim/transactions", params={"session": session}, timeout=30).json()
     assert dom.svgs == purchases["count"]
     assert dumped.stdout.index('id="verdicts"') < dumped.stdout.index("<svg")
+
+
+def test_the_readme_referee_example_runs_as_written(start_sim: Callable[..., Sim], tmp_path: Path) -> None:
+    server = start_sim()
+    readme = (ROOT / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```bash\n(.*?)```", readme, re.S) if "referee-demo" in b]
+    script = block.replace("127.0.0.1:8080", f"127.0.0.1:{server.port}").replace("/tmp/", f"{tmp_path}/")
+    path = f"{Path(cli()).parent}{os.pathsep}{os.environ['PATH']}"
+    run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env={**os.environ, "PATH": path})
+    assert run.returncode == 0, run.stderr
+    shown = re.search(r"^# (session referee-demo: .*)$", block, re.M)
+    assert run.stdout.splitlines()[:2] == ["504", "504"]
+    assert shown and shown.group(1) in run.stdout.splitlines()
+    assert "a possible double vend" in run.stdout and run.stdout.rstrip().endswith("exit 1")
+    JUNIT_XSD.validate(str(tmp_path / "referee.xml"))
