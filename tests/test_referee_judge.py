@@ -1,0 +1,54 @@
+"""The judge on journals written by hand (as `ppu-sim report --offline` reads them): the corners a
+live simulator reaches only slowly or by chance."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ppu_sim.referee.judge import Settings, judge
+
+NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
+
+
+def exchange(seq: int, operation: str, body: dict[str, Any], status: int | None, **extra: Any) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "session": "hand",
+        "received": (NOW + timedelta(seconds=seq)).isoformat(timespec="milliseconds"),
+        "complete": True,
+        "operation": operation,
+        "pathIds": {"lookupId": body["id"]} if operation == "createMeterLookup" else {},
+        "requestBody": body,
+        "status": status,
+        **extra,
+    }
+
+
+def verdict(exchanges: list[dict[str, Any]], rule: str) -> tuple[str, list[str]]:
+    (found,) = [v for v in judge(exchanges, Settings()) if v.rule.id == rule]
+    return found.status, [f.message for f in found.findings]
+
+
+def lookup_at(seq: int, time: Any) -> dict[str, Any]:
+    return exchange(seq, "createMeterLookup", {"id": str(uuid.uuid4()), "time": time}, 201)
+
+
+def test_message_time_reads_every_rfc3339_form_and_refuses_what_is_not() -> None:
+    sound = ["2026-11-29T12:00:01.12+02:00", "2026-11-29t10:00:02z", "2026-11-29T10:00:03.1234567Z"]
+    assert verdict([lookup_at(i + 1, t) for i, t in enumerate(sound)], "message-time") == ("pass", [])
+    status, messages = verdict([lookup_at(1, "2026-11-29T10:00:01"), lookup_at(2, 1764410402)], "message-time")
+    assert status == "fail" and len(messages) == 2
+    assert "'2026-11-29T10:00:01' is not an RFC 3339 date-time with an offset" in messages[0]
+    assert messages[1].startswith("#2 createMeterLookup 201")
+
+
+def test_a_purchase_still_held_counts_as_unanswered() -> None:
+    pid, meter = str(uuid.uuid4()), {"meterId": "EDGEHOLD"}
+    held = exchange(1, "createTokenPurchaseRequest", {"id": pid, "meter": meter}, None, complete=False)
+    held |= {"transaction": pid, "meterId": "EDGEHOLD"}
+    again = exchange(2, "createTokenPurchaseRequest", {"id": str(uuid.uuid4()), "meter": meter}, 201)
+    again |= {"transaction": again["requestBody"]["id"], "meterId": "EDGEHOLD"}
+    status, messages = verdict([held, again], "lost-reply-no-new-purchase")
+    assert status == "fail" and "#1 createTokenPurchaseRequest no answer" in messages[0]
