@@ -40,7 +40,12 @@ def load_catalogue(extra: Sequence[Path] = ()) -> Catalogue:
 
 
 def create_app(settings: Settings, catalogue: Catalogue | None = None) -> Gateway:
-    provider = Provider(catalogue or load_catalogue(settings.scenario_paths), MemoryStore(), settings.seed)
+    provider = Provider(
+        catalogue or load_catalogue(settings.scenario_paths),
+        MemoryStore(),
+        settings.seed,
+        vending_key=settings.vending_key,
+    )
     simulator = Simulator(settings, provider, random.Random(settings.seed))
     api = connexion.AsyncApp(
         __name__,

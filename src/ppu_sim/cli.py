@@ -25,6 +25,7 @@ from ppu_sim.config import ENV_PREFIX, Settings, parse_tokens, parse_users
 from ppu_sim.interface import spec
 from ppu_sim.scenario.catalogue import describe_catalogue
 from ppu_sim.scenario.loader import ScenarioError, builtin_pack_paths, load_packs
+from ppu_sim.sts.identity import DEFAULT_VENDING_KEY_HEX, parse_vending_key
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
@@ -69,10 +70,11 @@ class _Parser(argparse.ArgumentParser):
             if variable not in os.environ:
                 continue
             value = os.environ[variable]
+            shown = "<hidden>" if getattr(action, "secret", False) else repr(value)
             flag = action.option_strings[0]
             if action.nargs == 0:  # a switch
                 if value.strip().lower() not in (*_TRUE, *_FALSE):
-                    raise UsageError(f"{self.prog}: {variable}={value!r}: expected 1/0, true/false, yes/no or on/off")
+                    raise UsageError(f"{self.prog}: {variable}={shown}: expected 1/0, true/false, yes/no or on/off")
                 option = [flag] if value.strip().lower() in _TRUE else []
             elif action.nargs == "*":
                 option = [flag, *(p for p in value.split(os.pathsep) if p)]
@@ -81,7 +83,7 @@ class _Parser(argparse.ArgumentParser):
             try:  # this value alone, so the message names its variable
                 argparse.ArgumentParser.parse_known_args(self, option)
             except UsageError as exc:
-                raise UsageError(f"{self.prog}: {variable}={value!r}: {exc.reason}") from None
+                raise UsageError(f"{self.prog}: {variable}={shown}: {exc.reason}") from None
             words += option
         return words
 
@@ -177,6 +179,15 @@ def _add_serve(commands: Any) -> None:
         default=Settings.log_level,
         help="least severe log lines shown",
     )
+    vending_key = serve.add_argument(
+        "--vending-key",
+        type=_vending_key,
+        default=DEFAULT_VENDING_KEY_HEX,
+        metavar="HEX",
+        help="the 160-bit STS vending key (40 hex digits) that STS meters' keys come from; DKGA02 meters use its "
+        "first 64 bits (the default is the public STS test key)",
+    )
+    vending_key.secret = True  # type: ignore[attr-defined]  # never echoed, not even when refused
 
 
 def _add_scenarios(commands: Any) -> None:
@@ -224,6 +235,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _vending_key(text: str) -> bytes:
+    try:
+        return parse_vending_key(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _users(text: str) -> dict[str, str]:
     try:
         return parse_users(text)
@@ -268,6 +286,7 @@ def _serve(args: argparse.Namespace) -> int:
         hold_seconds=args.hold_seconds,
         watch=not args.no_watch,
         log_level=args.log_level,
+        vending_key=args.vending_key,
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run(settings)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ppu_sim.sts.identity import DEFAULT_VENDING_KEY
+
 ENV_PREFIX = "PPU_SIM_"
 
 
@@ -25,6 +27,8 @@ class Settings:
     hold_seconds: float = 60.0
     watch: bool = True
     log_level: str = "info"
+    # The STS vending key every meter's decoder key comes from; kept out of repr, so out of logs.
+    vending_key: bytes = field(default=DEFAULT_VENDING_KEY, repr=False)
 
     @property
     def auth_configured(self) -> bool:

@@ -1,0 +1,119 @@
+"""Real STS tokens over HTTP: purchases and key changes on STS meters, keyed into a virtual meter.
+
+The virtual meter here is built from what the replies say (the meter's codes) and the defaults
+docs/sts.md documents (key type 2, DKGA04, base date 2014, the public test vending key), not from
+the simulator's own helpers, so a reply that misstates the meter's key fails these tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from ppu_sim.sts.crypto import Algorithm
+from ppu_sim.sts.identity import DEFAULT_VENDING_KEY, Identity, parse_vending_key
+from ppu_sim.sts.keys import KeyGeneration, KeySet, KeyType
+from ppu_sim.sts.meter import MeterNumber
+from ppu_sim.sts.tid import BaseDate
+from ppu_sim.sts.virtual_meter import Accepted, Reason, Rejected, VirtualMeter
+from tests.support import Sim, lookup, new_id, purchase, reprint, sts_meter
+
+OTHER_KEY = "0123456789ABCDEF0123456789ABCDEF01234567"
+
+
+def buy(sim: Sim, meter: str, amount: int = 5000) -> dict[str, Any]:
+    pid = new_id()
+    r = sim.post(f"/tokenPurchases/{pid}", purchase(meter, amount, pid))
+    assert r.status_code == 201, r.text
+    return {**r.json(), "purchaseId": pid}
+
+
+def meter_from(reply: dict[str, Any], vending_key: bytes = DEFAULT_VENDING_KEY) -> VirtualMeter:
+    """A meter set up with the key a reply's Meter describes."""
+    codes = reply["meter"]
+    keys = KeySet(
+        sgc=codes["supplyGroupCode"],
+        ti=int(codes["tariffIndex"]),
+        krn=int(codes["keyRevisionNum"]),
+        kt=KeyType.DUTK,
+        algorithm=Algorithm.of(codes["algorithmCode"]),
+        dkga=KeyGeneration.DKGA04,
+        base_date=BaseDate.Y2014,
+    )
+    return VirtualMeter.installed(Identity(MeterNumber.parse(codes["meterId"]), keys), vending_key)
+
+
+def accepted(result: Accepted | Rejected) -> Accepted:
+    assert isinstance(result, Accepted), result
+    return result
+
+
+def test_a_purchase_token_is_accepted_once_and_credits_the_units_the_reply_states(sim: Sim) -> None:
+    meter_id = sts_meter("0420000001")
+    first, second = buy(sim, meter_id, 5000), buy(sim, meter_id, 12345)
+    assert first["meter"]["tokenTechCode"] == "02"
+    meter = meter_from(first)
+    credited = Decimal(0)
+    for reply in (first, second):  # two purchases in the same minute: still two TIDs
+        (token,) = reply["tokens"]
+        shown = accepted(meter.key_in(token["token"]))
+        assert (shown.token.token_class, shown.token.subclass) == (0, 0)
+        assert shown.units == Decimal(str(token["units"])) > 0
+        credited += shown.units
+    assert meter.credit == credited
+    assert meter.key_in(first["tokens"][0]["token"]) == Rejected(Reason.USED)
+    assert meter.credit == credited
+
+
+def test_the_reply_states_the_units_after_the_standards_rounding_up(sim: Sim) -> None:
+    reply = buy(sim, sts_meter("0420000002"), 500000)  # 2000.0 units at the default 2.50: the field steps by 1
+    (token,) = reply["tokens"]
+    assert token["units"] == 2000.4
+    assert accepted(meter_from(reply).key_in(token["token"])).units == Decimal("2000.4")
+
+
+def test_reprints_and_retries_give_the_same_tokens(sim: Sim) -> None:
+    meter_id = sts_meter("0420000003")
+    reply = buy(sim, meter_id)
+    rid = new_id()
+    again = sim.post(f"/tokenReprints/{rid}", reprint(meter_id, id_=rid)).json()
+    retry = sim.post(f"/tokenPurchases/{reply['purchaseId']}/retry", purchase(meter_id, 5000, reply["purchaseId"]))
+    assert again["tokens"] == reply["tokens"] == retry.json()["tokens"]
+
+
+def test_a_key_change_moves_the_meter_to_its_new_key_and_old_key_tokens_are_refused(sim: Sim) -> None:
+    meter_id = sts_meter("0420000004")
+    before = buy(sim, meter_id)
+    meter = meter_from(before)
+    rid = new_id()
+    r = sim.post(f"/keyChangeTokenRequests/{rid}", lookup(meter_id, rid))
+    assert r.status_code == 201, r.text
+    new = r.json()["meter"]["keyChangeData"]
+    kc = [t["token"] for t in r.json()["tokens"]]
+    assert len(kc) == 2  # a 64-bit (STA) key: two tokens
+    assert accepted(meter.key_in(kc[0])).key_change == "staged"
+    assert accepted(meter.key_in(kc[1])).key_change == "installed"
+    assert (meter.keys.krn, meter.keys.ti) == (int(new["newKeyRevisionNumber"]), int(new["newTariffIndex"]))
+    after = buy(sim, meter_id)
+    accepted(meter.key_in(after["tokens"][0]["token"]))  # made with the new key
+    assert meter.key_in(before["tokens"][0]["token"]) == Rejected(Reason.WRONG_KEY)
+    codes = sim.post(f"/meterLookups/{(i := new_id())}", lookup(meter_id, i)).json()["meter"]
+    assert (codes["supplyGroupCode"], codes["keyRevisionNum"], codes["tariffIndex"]) == (
+        new["newSupplyGroupCode"],
+        new["newKeyRevisionNumber"],
+        new["newTariffIndex"],
+    )
+    assert accepted(meter_from({"meter": codes}).key_in(buy(sim, meter_id)["tokens"][0]["token"]))
+
+
+def test_the_vending_key_is_a_setting_and_never_shown(start_sim: Callable[..., Sim]) -> None:
+    server = start_sim(env={"PPU_SIM_VENDING_KEY": OTHER_KEY})
+    meter_id = sts_meter("0420000005")
+    reply = buy(server, meter_id)
+    token = reply["tokens"][0]["token"]
+    assert meter_from(reply).key_in(token) == Rejected(Reason.AUTHENTICATION)
+    accepted(meter_from(reply, parse_vending_key(OTHER_KEY)).key_in(token))
+    server.stop()
+    assert OTHER_KEY.lower() not in server.log.read_text().lower()
+    assert OTHER_KEY.lower() not in str(reply).lower()
