@@ -171,6 +171,20 @@ def _add_serve(commands: Any) -> None:
         metavar="SECONDS",
         help="how long a 'hold' fault keeps a request: set it to your client's timeout",
     )
+    serve.add_argument(
+        "--max-json-depth",
+        type=_at_least_one,
+        default=Settings.max_json_depth,
+        metavar="N",
+        help="a request body nested deeper is a FORMAT_ERROR",
+    )
+    serve.add_argument(
+        "--max-format-errors",
+        type=_at_least_one,
+        default=Settings.max_format_errors,
+        metavar="N",
+        help="most offending fields one FORMAT_ERROR lists (the answer says when it left some out)",
+    )
     serve.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
     serve.add_argument(
         "--log-level",
@@ -242,6 +256,12 @@ def _vending_key(text: str) -> bytes:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _at_least_one(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return int(text)
+
+
 def _users(text: str) -> dict[str, str]:
     try:
         return parse_users(text)
@@ -273,7 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     # Connexion imports Starlette's test client, which warns about httpx; the server never uses it.
     warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient`")
-    from ppu_sim.transport.server import run  # imported late: validate/list need no web stack
+    try:
+        from ppu_sim.transport.server import run  # imported late: validate/list need no web stack
+    except ImportError as exc:  # a broken install (e.g. a checker's package missing): one line, not a trace
+        print(f"ppu-sim serve: {exc}", file=sys.stderr)
+        return 2
 
     settings = Settings(
         host=args.host,
@@ -284,6 +308,8 @@ def _serve(args: argparse.Namespace) -> int:
         tokens=args.tokens,
         strict=args.strict,
         hold_seconds=args.hold_seconds,
+        max_json_depth=args.max_json_depth,
+        max_format_errors=args.max_format_errors,
         watch=not args.no_watch,
         log_level=args.log_level,
         vending_key=args.vending_key,

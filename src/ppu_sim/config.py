@@ -23,12 +23,21 @@ class Settings:
     tokens: frozenset[str] = frozenset()
     strict: bool = False
     max_body_bytes: int = 1_048_576
+    # Bad-input bounds: a request body nested deeper is a FORMAT_ERROR (the contract's models go
+    # about 5 deep); an ErrorDetail lists at most this many offending fields.
+    max_json_depth: int = 32
+    max_format_errors: int = 50
     # How long a "hold" fault keeps a request before answering or closing (client timeout).
     hold_seconds: float = 60.0
     watch: bool = True
     log_level: str = "info"
     # The STS vending key every meter's decoder key comes from; kept out of repr, so out of logs.
     vending_key: bytes = field(default=DEFAULT_VENDING_KEY, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("max_json_depth", "max_format_errors"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
 
     @property
     def auth_configured(self) -> bool:

@@ -98,6 +98,14 @@ def _advice(
 def _answer(
     operation: str, body: dict[str, Any], path_id: str | None, call: Call, original_id: str | None = None
 ) -> ConnexionResponse:
+    """Answer as one unit of work: if anything fails before the response exists, the provider keeps nothing."""
+    with simulator_of(current_request.scope).provider.atomic():
+        return _attempt(operation, body, path_id, call, original_id)
+
+
+def _attempt(
+    operation: str, body: dict[str, Any], path_id: str | None, call: Call, original_id: str | None
+) -> ConnexionResponse:
     """Check id agreement, run the provider, and render its reply or error as the contract says."""
     request_id = str(body.get("id", path_id or ""))
     try:
@@ -143,7 +151,8 @@ def render(reply: Reply, operation: str, request_id: str, original_id: str | Non
         )
     else:
         payload = reply.body
-    content = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+    # allow_nan=False: an answer is JSON or it is not sent (the unit of work is then undone).
+    content = b"" if payload is None else json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
     return ConnexionResponse(
         status_code=reply.status,
         mimetype="application/json",

@@ -15,8 +15,9 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
 from ppu_sim.interface import spec
-from ppu_sim.interface.validation import FormatProblem
+from ppu_sim.interface.validation import FormatProblem, not_uuid
 from ppu_sim.provider.errors import ORIGINAL_ID_PARAMS, REQUEST_TYPES, error_detail
+from ppu_sim.runtime import simulator_of
 
 log = logging.getLogger("ppu_sim")
 
@@ -57,7 +58,12 @@ def error_body(
         detail=detail,
         original_id=params.get(original_param or ""),
     )
-    return json.dumps(body, separators=(",", ":")).encode()
+    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _path(request: ConnexionRequest) -> str:
+    """The path as received: ``request.url`` drops tabs and line breaks (urllib's URL cleaning)."""
+    return request.scope["path"]
 
 
 def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -> ConnexionResponse:
@@ -71,11 +77,10 @@ def _response(status: int, body: bytes, headers: dict[str, str] | None = None) -
 
 
 def format_problem(request: ConnexionRequest, exc: FormatProblem) -> ConnexionResponse:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    return _response(
-        400,
-        error_body(request.url.path, 400, detail={"formatErrors": exc.errors}, request_id=str(body.get("id") or "")),
-    )
+    detail: dict[str, Any] = {"formatErrors": exc.errors}
+    if exc.truncated:
+        detail["formatErrorsTruncated"] = True
+    return _response(400, error_body(_path(request), 400, detail=detail, request_id=exc.request_id))
 
 
 def problem(request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
@@ -85,20 +90,35 @@ def problem(request: ConnexionRequest, exc: ProblemException) -> ConnexionRespon
         detail = {"formatErrors": [{"field": "request", "msg": str(exc.detail), "value": ""}]}
     if exc.status == 401:
         headers.setdefault("WWW-Authenticate", 'Basic realm="ppu-sim"')
-    return _response(exc.status, error_body(request.url.path, exc.status, detail=detail), headers)
+    return _response(exc.status, error_body(_path(request), exc.status, detail=detail), headers)
 
 
 def http_exception(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
-    path = request.url.path
+    path = _path(request)
     headers = dict(exc.headers or {})
+    status = exc.status_code
+    allowed = spec.methods_for_path(path)
+    if status == 404 and allowed:
+        # A contract path the router refused: it takes no line break inside a path parameter.
+        if request.method not in allowed:
+            status = 405
+        elif problems := _parameter_problems(request):
+            return format_problem(request, FormatProblem(problems))
     detail = {"reason": f"{request.method} {path}: {exc.detail}"}
-    if exc.status_code == 405:
-        allowed = spec.methods_for_path(path) or ["POST"]
-        headers["Allow"] = ", ".join(allowed)
-        detail["allowedMethods"] = allowed
-    return _response(exc.status_code, error_body(path, exc.status_code, detail=detail), headers)
+    if status == 405:
+        headers["Allow"] = ", ".join(allowed or ["POST"])
+        detail["allowedMethods"] = allowed or ["POST"]
+    return _response(status, error_body(path, status, detail=detail), headers)
+
+
+def _parameter_problems(request: ConnexionRequest) -> list[dict[str, Any]]:
+    """The path parameters as the parameter validator reports them (every one in the contract is a UUID)."""
+    strict = simulator_of(request.scope).settings.strict
+    _, params = spec.route(_path(request))
+    return [problem for name, value in params.items() if (problem := not_uuid(f"path:{name}", value, strict))]
 
 
 def unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _response(500, error_body(request.url.path, 500, detail={"reason": "internal error; see server log"}))
+    path = _path(request)
+    log.exception("unexpected error on %s %s", request.method, path, exc_info=exc)
+    return _response(500, error_body(path, 500, detail={"reason": "internal error; see server log"}))

@@ -1,24 +1,38 @@
 """Request body checking the way the production (Jackson-based) provider behaves, or strictly.
 
 Connexion hands every JSON body to :class:`ContractBodyValidator`. Lenient mode accepts what
-Jackson accepts: numbers sent as numeric strings, unknown fields. ``--strict`` rejects both: it
-serves and enforces :func:`strict_document`, the contract with every model closed. Either way
-every offending field is reported, not just the first, as ``{field, msg, value}``.
+Jackson accepts: numbers sent as numeric strings, unknown fields (dropped, as Jackson drops them,
+so the provider only ever sees fields the operation declares and this module checked).
+``--strict`` rejects both: it serves and enforces :func:`strict_document`, the contract with
+every model closed. Either way every offending field is reported, up to a limit, as
+``{field, msg, value}``. Input no JSON library on the provider side would take (non-finite
+numbers, nesting beyond a bound, integers too long to read) is refused before any of that.
 """
 
 from __future__ import annotations
 
 import copy
+import gc
 import json
+import math
 import re
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from itertools import chain
 from typing import Any
 
+import anyio
 from connexion.exceptions import BadRequestProblem
 from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, FormatChecker, ValidationError
 from jsonschema.exceptions import best_match
+from jsonschema.validators import extend
+
+from ppu_sim.config import Settings
+from ppu_sim.runtime import simulator_of
 
 UUID_ANY = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 UUID_V4 = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}")
@@ -26,28 +40,70 @@ UUID_V4 = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-
 ID_FIELDS = ("id", "requestId")
 NUMERIC = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 MAX_VALUE_ECHO = 80
+# Python's default int() limit (sys.get_int_max_str_digits), fixed here: beyond it reading takes
+# quadratic time. Java's long has 19 digits, so anything near this is out of range anyway.
+MAX_INTEGER_DIGITS = 4300
 # Java's int and long: Jackson refuses a number that does not fit ("Numeric value out of range").
 INTEGER_RANGES = {"int32": 2**31, "int64": 2**63}
 
 
 def _format_checker() -> FormatChecker:
     checker = copy.deepcopy(Draft4Validator.FORMAT_CHECKER)
+    # jsonschema skips a format whose checker package is missing, silently: every `time` would pass.
+    if "date-time" not in checker.checkers:
+        raise ImportError("checking the contract's date-time fields needs the rfc3339-validator package")
     for name, bound in INTEGER_RANGES.items():
         checker.checks(name)(lambda value, bound=bound: not isinstance(value, int) or -bound <= value < bound)
     return checker
 
 
 FORMAT_CHECKER = _format_checker()
+# Bodies read at once: parsed JSON takes some 20 times its size, and the GIL runs one reader anyway.
+BODY_READERS = anyio.CapacityLimiter(2)
+
+
+@lru_cache(maxsize=256)
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema pattern compiled with ECMA-262 meaning: ``$`` ends the input.
+
+    Python's ``$`` also matches before a final newline, so ``^[0-9]{11}$`` would take
+    ``"01234567897\\n"``; every ``$`` outside a character class becomes ``\\Z``.
+    """
+    out, escaped, in_class = [], False, False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "[":
+            in_class = True
+        elif ch == "]":
+            in_class = False
+        elif ch == "$" and not in_class:
+            ch = r"\Z"
+        out.append(ch)
+    return re.compile("".join(out))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not ecma_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# Connexion's request validator (nullable, readOnly/writeOnly rules) with ECMA patterns.
+RequestValidator = extend(Draft4RequestValidator, {"pattern": _pattern})
 _VALIDATORS: dict[int, Draft4Validator] = {}
 
 
 class FormatProblem(BadRequestProblem):
     """A 400 FORMAT_ERROR carrying every offending field; the error handler renders it as ErrorDetail."""
 
-    def __init__(self, errors: list[dict[str, Any]], body: Any = None) -> None:
+    def __init__(self, errors: list[dict[str, Any]], body: Any = None, truncated: bool = False) -> None:
         super().__init__(detail="; ".join(f"{e['field']}: {e['msg']}" for e in errors))
         self.errors = errors
-        self.body = body
+        # The message's own id, for the ErrorDetail; not the body, which may be megabytes of objects.
+        self.request_id = str(body.get("id") or "") if isinstance(body, dict) else ""
+        self.truncated = truncated  # more offending fields were found than the list holds
 
 
 def json_path(parts: Any) -> str:
@@ -58,7 +114,15 @@ def json_path(parts: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    """A value as an error quotes it: JSON, cut short (without encoding more of a big value than is shown)."""
+    if isinstance(value, str):
+        text = value
+    else:
+        text = ""
+        for chunk in json.JSONEncoder(separators=(",", ":")).iterencode(value):
+            text += chunk
+            if len(text) > MAX_VALUE_ECHO:
+                break
     return text if len(text) <= MAX_VALUE_ECHO else text[: MAX_VALUE_ECHO - 1] + "…"
 
 
@@ -73,24 +137,29 @@ def _branch(schema: dict[str, Any], value: Any) -> int | None:
     return None
 
 
-def coerce(value: Any, schema: dict[str, Any]) -> Any:
-    """Turn numeric strings into numbers where the schema wants numbers (Jackson's default)."""
+def conform(value: Any, schema: dict[str, Any]) -> Any:
+    """Read the body as Jackson would: numeric strings become numbers where the schema wants numbers,
+    and fields a model does not declare are dropped (ignored), so nothing downstream ever sees them."""
     if "oneOf" in schema:
         branch = _branch(schema, value)
-        return value if branch is None else coerce(value, schema["oneOf"][branch])
+        return value if branch is None else conform(value, schema["oneOf"][branch])
     kind = schema.get("type")
     if kind in ("integer", "number") and isinstance(value, str) and NUMERIC.fullmatch(value.strip()):
         number = float(value)
+        if not math.isfinite(number):
+            return value  # "1e400": left a string, so the type check reports it
         return int(number) if kind == "integer" and number.is_integer() else number
     if isinstance(value, dict):
-        props = schema.get("properties", {})
+        props = schema.get("properties")
         extra = schema.get("additionalProperties")
         for key in list(value):
-            sub = props.get(key, extra if isinstance(extra, dict) else None)
+            sub = (props or {}).get(key, extra if isinstance(extra, dict) else None)
             if sub is not None:
-                value[key] = coerce(value[key], sub)
+                value[key] = conform(value[key], sub)
+            elif props is not None and extra is None:
+                del value[key]
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [coerce(v, schema["items"]) for v in value]
+        return [conform(v, schema["items"]) for v in value]
     return value
 
 
@@ -155,7 +224,7 @@ def _not_v4(field: str, value: Any) -> dict[str, Any] | None:
     return None
 
 
-def _not_uuid(field: str, value: Any, strict: bool) -> dict[str, Any] | None:
+def not_uuid(field: str, value: Any, strict: bool) -> dict[str, Any] | None:
     """Ids must look like UUIDs; any version passes unless strict (the Jackson provider never checked)."""
     if strict:
         return _not_v4(field, value)
@@ -190,7 +259,7 @@ def make_parameter_validator(strict: bool) -> type[ParameterValidator]:
                             }
                         )
                     elif param.get("schema", {}).get("format") == "uuid" and (
-                        bad := _not_uuid(f"{where}:{param['name']}", value, strict)
+                        bad := not_uuid(f"{where}:{param['name']}", value, strict)
                     ):
                         errors.append(bad)
             if errors:
@@ -199,45 +268,150 @@ def make_parameter_validator(strict: bool) -> type[ParameterValidator]:
     return ContractParameterValidator
 
 
+def _read_json(raw: bytes, encoding: str, max_depth: int, max_errors: int) -> Any:
+    """Parse a body, refusing what has no faithful JSON reading on the provider's side.
+
+    ``1e400``, ``NaN`` and ``Infinity`` would come back out as non-JSON; nesting deeper than
+    ``max_depth`` and integers longer than Python reads would end in a 500 somewhere downstream.
+    Each is reported at its field.
+    """
+    if not raw.strip():
+        return None
+    try:
+        body = json.loads(raw.decode(encoding), parse_int=_read_int, parse_constant=float)
+    except RecursionError:
+        raise FormatProblem([_too_deep("body", max_depth)]) from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        shown = _shown(raw[:MAX_VALUE_ECHO].decode("utf-8", "replace"))
+        raise FormatProblem([{"field": "body", "msg": f"not valid JSON: {exc}", "value": shown}]) from None
+    if not isinstance(body, (dict, list)):
+        return body
+    errors, truncated = _first(_unreadable(body, max_depth), max_errors)
+    if errors:
+        raise FormatProblem(errors, body, truncated)
+    return body
+
+
+class _LongInteger(str):
+    """An integer literal longer than Python reads: kept as text until it is reported."""
+
+
+def _read_int(text: str) -> int | _LongInteger:
+    return int(text) if len(text) <= MAX_INTEGER_DIGITS else _LongInteger(text)
+
+
+def _too_deep(field: str, max_depth: int) -> dict[str, Any]:
+    return {"field": field, "msg": f"nested deeper than {max_depth} levels", "value": ""}
+
+
+def _unreadable(body: Any, max_depth: int) -> Iterator[dict[str, Any]]:
+    """Non-finite numbers, over-long integers and over-deep nesting, breadth first, without recursion.
+
+    Each container carries its trail (parent trail, key); a field's path is spelled out only when reported.
+    """
+    queue: deque[tuple[Any, int, Any]] = deque([(body, 1, None)])
+    while queue:
+        container, depth, trail = queue.popleft()
+        for key, item in container.items() if isinstance(container, dict) else enumerate(container):
+            if isinstance(item, (dict, list)):
+                if depth >= max_depth:
+                    yield _too_deep(_spelled((trail, key)), max_depth)
+                elif item:
+                    queue.append((item, depth + 1, (trail, key)))
+            elif isinstance(item, _LongInteger):
+                shown = _shown(str(item))
+                yield {
+                    "field": _spelled((trail, key)),
+                    "msg": f"longer than {MAX_INTEGER_DIGITS} digits",
+                    "value": shown,
+                }
+            elif isinstance(item, float) and not math.isfinite(item):
+                yield {"field": _spelled((trail, key)), "msg": "not a finite number", "value": str(item)}
+
+
+def _spelled(trail: Any) -> str:
+    keys: list[str | int] = []
+    while trail is not None:
+        trail, key = trail
+        keys.append(key)
+    return json_path(reversed(keys))
+
+
+def _first(problems: Iterable[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """Up to ``limit`` distinct problems, sorted by field, and whether more were found.
+
+    Stops at the first problem past the limit: finding every problem in a big body costs seconds.
+    """
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for problem in problems:
+        key = (problem["field"], problem["msg"])
+        if key in found:
+            continue
+        if len(found) == limit:
+            return sorted(found.values(), key=lambda e: e["field"]), True
+        found[key] = problem
+    return sorted(found.values(), key=lambda e: e["field"]), False
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Parsed JSON holds no reference cycles, yet building a megabyte of it sets off the cycle
+    collector again and again, each pass holding the GIL and so stalling the event loop."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def make_body_validator(strict: bool) -> type[JSONRequestBodyValidator]:
     """A validator class bound to the server's strictness (connexion instantiates it per request)."""
 
     class ContractBodyValidator(JSONRequestBodyValidator):
-        MUTABLE_VALIDATION = not strict  # lenient coercion changes the body the handler sees
+        MUTABLE_VALIDATION = not strict  # lenient reading changes the body the handler sees
 
         @property
         def _validator(self) -> Draft4Validator:
             # Connexion makes this object per request, but the schema is the operation's own: build once.
             found = _VALIDATORS.get(id(self._schema))
             if found is None or found.schema is not self._schema:
-                found = _VALIDATORS[id(self._schema)] = Draft4RequestValidator(
-                    self._schema, format_checker=FORMAT_CHECKER
-                )
+                found = _VALIDATORS[id(self._schema)] = RequestValidator(self._schema, format_checker=FORMAT_CHECKER)
             return found
 
         async def _parse(self, stream: Any, scope: Any) -> Any:
+            settings = simulator_of(scope).settings
             raw = b"".join([chunk async for chunk in stream])
-            if not raw.strip():
-                return None
-            try:
-                return json.loads(raw.decode(self._encoding))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                shown = _shown(raw[:MAX_VALUE_ECHO].decode("utf-8", "replace"))
-                raise FormatProblem([{"field": "body", "msg": f"not valid JSON: {exc}", "value": shown}]) from None
+            # Reading and checking up to a megabyte is CPU work: done off the event loop, so a big
+            # bad body does not keep other requests (or /health) waiting.
+            return await anyio.to_thread.run_sync(self._checked, raw, settings, limiter=BODY_READERS)
 
         def _validate(self, body: Any) -> dict[str, Any] | None:
+            return None  # _parse has checked the body
+
+        def _checked(self, raw: bytes, settings: Settings) -> dict[str, Any]:
+            with _no_cycle_collection():
+                try:
+                    return self._check(raw, settings)
+                except FormatProblem as problem:
+                    # Its frames hold the parsed body: let it go here, not later on the event loop.
+                    raise problem.with_traceback(None) from None
+
+        def _check(self, raw: bytes, settings: Settings) -> dict[str, Any]:
+            body = _read_json(raw, self._encoding, settings.max_json_depth, settings.max_format_errors)
             if body is None:
                 raise FormatProblem([{"field": "body", "msg": "a JSON body is required", "value": "null"}])
             if not isinstance(body, dict):
                 raise FormatProblem([{"field": "body", "msg": "must be a JSON object", "value": _shown(body)}], body)
             if not strict:
-                coerce(body, self._schema)
-            errors = [problem for e in self._validator.iter_errors(body) for problem in describe(e)]
+                conform(body, self._schema)
+            problems = (problem for e in self._validator.iter_errors(body) for problem in describe(e))
             if strict:
-                errors.extend(e for f in ID_FIELDS if (e := _not_v4(f, body.get(f))))
+                problems = chain(problems, (e for f in ID_FIELDS if (e := _not_v4(f, body.get(f)))))
+            errors, truncated = _first(problems, settings.max_format_errors)
             if errors:
-                unique = list({(e["field"], e["msg"]): e for e in errors}.values())
-                raise FormatProblem(sorted(unique, key=lambda e: e["field"]), body)
-            return None
+                raise FormatProblem(errors, body, truncated)
+            return body
 
     return ContractBodyValidator

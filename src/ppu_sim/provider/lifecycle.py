@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -73,6 +74,11 @@ class Provider:
         self.seed = seed
         self.data = DataGenerator(seed)
         self.vending_key = vending_key  # never in a reply or a log line
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """One request's unit of work: what answering it changes stands only if the block ends
+        normally, so a request that fails before its answer exists leaves no trace (its id stays unused)."""
+        return self.store.atomic()
 
     # -- operations -------------------------------------------------------------------------
 

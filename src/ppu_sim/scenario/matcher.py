@@ -35,20 +35,38 @@ class RequestFacts:
 
     @classmethod
     def of(cls, operation: str, body: Mapping[str, Any], headers: Mapping[str, str]) -> RequestFacts:
-        amount = body.get("purchaseAmount") or {}
-        originator = body.get("originator") or {}
+        """Facts from any mapping: a value of an unexpected shape is a fact the request lacks."""
+        amount = _part(body, "purchaseAmount")
+        originator = _part(body, "originator")
         return cls(
             operation=operation,
-            meter_id=(body.get("meter") or {}).get("meterId"),
-            amount=amount.get("amount"),
-            currency=amount.get("currency"),
-            utility_type=body.get("utilityType"),
-            originator_id=(originator.get("institution") or {}).get("id"),
-            client_id=(body.get("client") or {}).get("id"),
-            terminal_id=originator.get("terminalId"),
-            labels=frozenset((lb.get("name"), lb.get("value")) for lb in body.get("transactionLabels") or ()),
+            meter_id=_value(_part(body, "meter"), "meterId", str),
+            amount=_value(amount, "amount", int),
+            currency=_value(amount, "currency", str),
+            utility_type=_value(body, "utilityType", str),
+            originator_id=_value(_part(originator, "institution"), "id", str),
+            client_id=_value(_part(body, "client"), "id", str),
+            terminal_id=_value(originator, "terminalId", str),
+            labels=_labels(body.get("transactionLabels")),
             headers={k.lower(): v for k, v in headers.items()},
         )
+
+
+def _part(body: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    found = body.get(key)
+    return found if isinstance(found, Mapping) else {}
+
+
+def _value(body: Mapping[str, Any], key: str, kind: type) -> Any:
+    found = body.get(key)
+    return found if isinstance(found, kind) and not isinstance(found, bool) else None
+
+
+def _labels(labels: Any) -> frozenset[tuple[str, str]]:
+    if not isinstance(labels, list):
+        return frozenset()
+    pairs = ((_value(lb, "name", str), _value(lb, "value", str)) for lb in labels if isinstance(lb, Mapping))
+    return frozenset((name, value) for name, value in pairs if name is not None and value is not None)
 
 
 def matches(rule: Match, req: RequestFacts) -> bool:
