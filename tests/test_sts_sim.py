@@ -7,8 +7,10 @@ the simulator's own helpers, so a reply that misstates the meter's key fails the
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from ppu_sim.sts.crypto import Algorithm
@@ -17,7 +19,7 @@ from ppu_sim.sts.keys import KeyGeneration, KeySet, KeyType
 from ppu_sim.sts.meter import MeterNumber
 from ppu_sim.sts.tid import BaseDate
 from ppu_sim.sts.virtual_meter import Accepted, Reason, Rejected, VirtualMeter
-from tests.support import Sim, lookup, new_id, purchase, reprint, sts_meter
+from tests.support import Sim, cli, lookup, new_id, purchase, reprint, sts_meter
 
 OTHER_KEY = "0123456789ABCDEF0123456789ABCDEF01234567"
 
@@ -117,3 +119,48 @@ def test_the_vending_key_is_a_setting_and_never_shown(start_sim: Callable[..., S
     server.stop()
     assert OTHER_KEY.lower() not in server.log.read_text().lower()
     assert OTHER_KEY.lower() not in str(reply).lower()
+
+
+def test_a_pack_with_a_bad_sts_section_is_refused_naming_each_problem(tmp_path: Path) -> None:
+    pack = tmp_path / "bad.yaml"
+    pack.write_text(
+        "scenarios:\n"
+        "  - name: bad\n"
+        "    match: {meterId: SHOP9}\n"
+        "    meter:\n"
+        "      keyChange: {newKeyRevisionNumber: '0'}\n"
+        "      sts: {meterNumber: '01234567890', ea: 11, dkga: 2}\n"
+        "  - name: typo\n"
+        "    meter: {sts: {fault: typo}}\n"
+    )
+    run = subprocess.run([cli(), "scenarios", "validate", str(pack)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert "wrong check digit (expected 7)" in run.stderr
+    assert "MISTY1 needs dkga 4" in run.stderr
+    assert "newKeyRevisionNumber: an STS key revision number is 1..9" in run.stderr
+    assert "sts.fault" in run.stderr
+
+
+def test_a_scenario_gives_a_tst_meter_an_sts_identity_and_a_fault(
+    start_sim: Callable[..., Sim], tmp_path: Path
+) -> None:
+    pack = tmp_path / "sts.yaml"
+    pack.write_text(
+        "scenarios:\n"
+        "  - name: tst-sts\n"
+        "    match: {meterId: TSTSTS1}\n"
+        "    meter: {sts: {meterNumber: '0100000000008', sgc: '123457', krn: 1, ti: 1, dkga: 2}}\n"
+        "  - name: tst-other\n"
+        "    match: {meterId: TSTSTS2}\n"
+        "    meter: {sts: {meterNumber: '0100000000016', fault: other-meter}}\n"
+    )
+    server = start_sim("--scenarios", str(pack))
+    reply = buy(server, "TSTSTS1")
+    keys = KeySet(sgc="123457", ti=1, krn=1, dkga=KeyGeneration.DKGA02, base_date=BaseDate.Y2014)
+    identity = Identity(MeterNumber.parse("0100000000008"), keys)
+    meter = VirtualMeter.installed(identity, DEFAULT_VENDING_KEY[:8])  # DKGA02: the key's first 64 bits
+    assert accepted(meter.key_in(reply["tokens"][0]["token"])).units == Decimal(str(reply["tokens"][0]["units"]))
+    other = buy(server, "TSTSTS2")
+    assert meter_from({"meter": {**other["meter"], "meterId": "0100000000016"}}).key_in(
+        other["tokens"][0]["token"]
+    ) == Rejected(Reason.AUTHENTICATION)
