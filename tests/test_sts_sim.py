@@ -13,6 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ppu_sim.sts.crypto import Algorithm
 from ppu_sim.sts.identity import DEFAULT_VENDING_KEY, Identity, parse_vending_key
 from ppu_sim.sts.keys import KeyGeneration, KeySet, KeyType
@@ -164,3 +166,52 @@ def test_a_scenario_gives_a_tst_meter_an_sts_identity_and_a_fault(
     assert meter_from({"meter": {**other["meter"], "meterId": "0100000000016"}}).key_in(
         other["tokens"][0]["token"]
     ) == Rejected(Reason.AUTHENTICATION)
+
+
+def token_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([cli(), "token", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_the_cli_decodes_a_published_vector() -> None:
+    run = token_cli(
+        "decode", "2371-6100-5011-8319-4197", "--meter", "00000000000", "--sgc", "123456", "--ti", "1", "--krn", "1",
+        "--dkga", "2", "--base-date", "1993", "--vending-key", "ABABABABABABABAB",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    fields = dict(line.split(None, 1) for line in run.stdout.splitlines())
+    assert (fields["class"], fields["subclass"], fields["tid"], fields["units"]) == ("0", "0", "5871715", "0.1")
+    assert fields["issued"] == "2004-03-01T13:55"
+
+
+def test_the_cli_reads_a_vended_token_with_the_simulators_key_for_the_meter(sim: Sim) -> None:
+    meter_id = sts_meter("0420000006")
+    (token,) = buy(sim, meter_id)["tokens"]
+    run = token_cli("decode", token["token"], "--meter", meter_id)  # the session simulator runs with --seed 0
+    assert run.returncode == 0, run.stderr
+    assert f"units             {token['units']}" in run.stdout.splitlines()
+    made = token_cli("encode", "credit", "--units", "2000", "--tid", "6790000", "--meter", meter_id)
+    assert made.returncode == 0, made.stderr
+    shown = accepted(meter_from(buy(sim, meter_id)).key_in(made.stdout.strip()))
+    assert (shown.tid, shown.units) == (6790000, Decimal("2000.4"))
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["decode", "1234", "--meter", "01234567897"], "token '1234' has 4 digits, not 20"),
+        (["decode", "73786976294838206464", "--meter", "01234567897"], "above 2^66 - 1"),
+        (["decode", "0" * 20, "--meter", "01234567890"], "wrong check digit (expected 7)"),
+        (["decode", "0" * 20, "--meter", "01234567897", "--vending-key", "ABCD"], "vending key must be 16 hex"),
+        (["encode", "credit", "--units", "1", "--meter", "1234"], "has 4 digits: an STS meter number has 11 or 13"),
+    ],
+)
+def test_cli_bad_input_is_one_line_naming_it_exit_2(args: list[str], named: str) -> None:
+    run = token_cli(*args)
+    assert run.returncode == 2
+    assert len(run.stderr.splitlines()) == 1 and named in run.stderr, run.stderr
+
+
+def test_cli_a_token_for_another_key_is_a_crc_error_exit_1() -> None:
+    made = token_cli("encode", "credit", "--units", "5", "--tid", "6790000", "--meter", "01234567897", "--krn", "3")
+    run = token_cli("decode", made.stdout.strip(), "--meter", "01234567897", "--krn", "4")
+    assert run.returncode == 1 and "CRC error" in run.stderr

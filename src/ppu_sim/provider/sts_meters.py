@@ -16,8 +16,10 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from ppu_sim.provider.datagen import DataGenerator
 from ppu_sim.provider.errors import ProviderError
 from ppu_sim.provider.store import Store
+from ppu_sim.scenario.matcher import is_sts_meter_number
 from ppu_sim.scenario.model import StsSpec
 from ppu_sim.sts.crypto import Algorithm
 from ppu_sim.sts.identity import KEN_NEVER_EXPIRES, Identity
@@ -37,26 +39,37 @@ def initial_identity(spec: StsSpec | None, meter_id: str, codes: Mapping[str, st
     An STS meter whose codes the engine cannot use (algorithmCode 09, key revision 0) gets plain
     numbers too, as a meter of a kind the simulator does not make tokens for.
     """
+    if spec is None and not is_sts_meter_number(meter_id):
+        return None
     try:
-        number = MeterNumber.parse((spec and spec.meter_number) or meter_id)
-    except ValueError:
-        if spec is None:
-            return None
-        number = _generated_number(meter_id, seed)
-    spec = spec or StsSpec()
-    try:
-        keys = KeySet(
-            sgc=spec.sgc or codes["supplyGroupCode"],
-            ti=spec.ti if spec.ti is not None else int(codes["tariffIndex"]),
-            krn=spec.krn if spec.krn is not None else int(codes["keyRevisionNum"]),
-            kt=KeyType(spec.kt if spec.kt is not None else KeyType.DUTK),
-            algorithm=Algorithm.of(spec.ea or codes["algorithmCode"]),
-            dkga=KeyGeneration(spec.dkga or KeyGeneration.DKGA04),
-            base_date=BaseDate.of(spec.base_date or BaseDate.Y2014),
-        )
+        return identity_of(spec or StsSpec(), meter_id, codes, seed)
     except ValueError:
         return None
+
+
+def identity_of(spec: StsSpec, meter_id: str, codes: Mapping[str, str], seed: int) -> Identity:
+    """The identity ``spec`` gives a meter, its gaps filled from the meter's codes and the defaults;
+    ValueError names what does not make an STS key."""
+    if spec.meter_number or is_sts_meter_number(meter_id):
+        number = MeterNumber.parse(spec.meter_number or meter_id)
+    else:
+        number = _generated_number(meter_id, seed)
+    keys = KeySet(
+        sgc=spec.sgc or codes["supplyGroupCode"],
+        ti=spec.ti if spec.ti is not None else int(codes["tariffIndex"]),
+        krn=spec.krn if spec.krn is not None else int(codes["keyRevisionNum"]),
+        kt=KeyType(spec.kt if spec.kt is not None else KeyType.DUTK),
+        algorithm=Algorithm.of(spec.ea or codes["algorithmCode"]),
+        dkga=KeyGeneration(spec.dkga or KeyGeneration.DKGA04),
+        base_date=BaseDate.of(spec.base_date or BaseDate.Y2014),
+    )
     return Identity(number, keys, spec.ken if spec.ken is not None else KEN_NEVER_EXPIRES)
+
+
+def identity_by_hand(meter_id: str, spec: StsSpec, data: DataGenerator, seed: int) -> Identity:
+    """The key a meter number gets from the simulator (for ``--seed``), with what ``spec`` changes."""
+    MeterNumber.parse(meter_id)  # a hand-typed number is checked, not replaced by a generated one
+    return identity_of(spec, meter_id, data.meter_profile(meter_id)["meter"], seed)
 
 
 def _generated_number(meter_id: str, seed: int) -> MeterNumber:

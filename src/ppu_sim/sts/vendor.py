@@ -38,6 +38,22 @@ class TokenRangeError(ValueError):
     """A token that cannot be made: more units (or watts) than it can carry, or a TID out of range."""
 
 
+HAND_KINDS = ("credit", "power-limit", "clear-credit", "clear-tamper")
+
+
+def hand_token(kind: str, amount: Decimal, tid: int, rnd: int) -> Token:
+    """A token made by hand (``ppu-sim token encode``): credit in units, a power limit in kW."""
+    if kind == "credit":
+        return kinds.credit(amount, tid, rnd)
+    if kind == "power-limit":
+        return kinds.power_limit(math.ceil(amount * WATTS_PER_KW), tid, rnd)
+    if kind == "clear-credit":
+        return kinds.clear_credit(tid, rnd)
+    if kind == "clear-tamper":
+        return kinds.clear_tamper(tid, rnd)
+    raise ValueError(f"token kind {kind!r} is not one of {', '.join(HAND_KINDS)}")
+
+
 def neighbour(meter: MeterNumber) -> MeterNumber:
     """Another valid meter number of the same form: the meter an OTHER_METER token is made for."""
     body = meter.drn[:-1]
