@@ -433,7 +433,7 @@ def test_the_nesting_bound_is_a_setting_and_the_contract_depth_passes_it(start_s
 
 def test_a_limit_below_one_is_refused_at_start() -> None:
     run = subprocess.run([cli(), "serve", "--max-format-errors", "0"], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 2 and "--max-format-errors: must be at least 1" in run.stderr, run.stderr
+    assert run.returncode == 2 and "--max-format-errors: must be a whole number of at least 1" in run.stderr, run.stderr
 
 
 # -- what a refused purchase leaves behind ----------------------------------------------------------

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 from collections.abc import Callable
 
 import httpx
 import pytest
+import yaml
+from openapi_spec_validator import validate
 
-from tests.support import BASE, Sim, assert_conforms, cli, lookup, new_id, purchase, sts_meter
+from tests.support import BASE, ROOT, SPEC, Sim, assert_conforms, cli, lookup, new_id, purchase, sts_meter
 
 METER = sts_meter("5555555555")
 
@@ -83,6 +87,50 @@ def test_wrong_content_type_is_415_error_detail(sim: Sim) -> None:
     assert_conforms("createMeterLookup", r)
 
 
+def sized_lookup(size: int) -> tuple[str, bytes]:
+    """A valid lookup body of exactly ``size`` bytes (padded in a field lenient mode ignores)."""
+    lid = new_id()
+    body = lookup(METER, lid)
+    body["padding"] = ""
+    raw = json.dumps(body).encode()
+    body["padding"] = "x" * (size - len(raw))
+    raw = json.dumps(body).encode()
+    assert len(raw) == size
+    return lid, raw
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_of_exactly_the_size_limit_is_accepted_one_byte_more_is_413(
+    start_sim: Callable[..., Sim], chunked: bool
+) -> None:
+    server = start_sim("--max-body-bytes", "4096")
+    headers = {"Content-Type": "application/json"}
+
+    def send(size: int) -> httpx.Response:
+        lid, raw = sized_lookup(size)
+        # An iterator has no length: httpx sends it with Transfer-Encoding: chunked.
+        content = iter([raw[:1000], raw[1000:]]) if chunked else raw
+        return server.client.post(f"{BASE}/meterLookups/{lid}", content=content, headers=headers)
+
+    assert send(4096).status_code == 201
+    r = send(4097)
+    assert r.status_code == 413, r.text
+    assert_conforms("createMeterLookup", r)
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["lenient", "strict"])
+def test_json_media_types_are_case_insensitive_and_a_missing_one_is_415(
+    sim: Sim, start_sim: Callable[..., Sim], strict: bool
+) -> None:
+    server = start_sim("--strict") if strict else sim
+    for content_type, status in (("APPLICATION/JSON", 201), ("application/json; charset=UTF-8", 201), (None, 415)):
+        lid = new_id()
+        headers = {"Content-Type": content_type} if content_type else {}
+        r = server.client.post(f"{BASE}/meterLookups/{lid}", content=json.dumps(lookup(METER, lid)), headers=headers)
+        assert r.status_code == status, (content_type, r.text)
+        assert_conforms("createMeterLookup", r)
+
+
 def test_too_large_a_body_is_413_error_detail(sim: Sim) -> None:
     lid = new_id()
     body = lookup(METER, lid)
@@ -152,12 +200,78 @@ def test_path_ids_must_be_uuid_shaped(sim: Sim) -> None:
     assert "path:lookupId" in found
 
 
-def test_health_spec_and_swagger_ui_are_served(sim: Sim) -> None:
+def test_health_and_swagger_ui_are_served(sim: Sim) -> None:
     assert httpx.get(f"{sim.base}/health").json()["status"] == "ok"
-    spec = httpx.get(f"{sim.base}{BASE}/openapi.json").json()
-    assert spec["info"]["version"] == "3.13.0" and "/meterLookups/{lookupId}" in spec["paths"]
     ui = httpx.get(f"{sim.base}{BASE}/ui/")
     assert ui.status_code == 200 and "swagger" in ui.text.lower()
+    # The UI loads the contract from the URL it names: that URL serves the document.
+    found = re.search(r'url: "([^"]+)"', ui.text)
+    assert found, ui.text
+    assert httpx.get(f"{sim.base}{found[1]}").json()["info"]["title"] == SPEC["info"]["title"]
+
+
+def contract(server: Sim, form: str, encoding: str = "identity") -> httpx.Response:
+    r = httpx.get(f"{server.base}{BASE}/openapi.{form}", headers={"Accept-Encoding": encoding})
+    assert r.status_code == 200, r.text
+    return r
+
+
+def test_the_contract_is_served_as_written(sim: Sim) -> None:
+    """Named schemas and $refs intact, so client generators produce named models."""
+    served = contract(sim, "json")
+    assert served.headers["content-type"] == "application/json"
+    document = served.json()
+    assert document == SPEC
+    assert '"$ref": "#/components/schemas/' in served.text
+    assert {"ErrorDetail", "MeterLookupRequest", "PurchaseResponse"} <= set(document["components"]["schemas"])
+    validate(document)
+
+
+def test_the_contract_is_served_as_yaml_too(sim: Sim) -> None:
+    served = contract(sim, "yaml")
+    assert served.headers["content-type"] == "application/yaml"
+    assert served.content == (ROOT / "openapi" / "prepaidutility-v3.yaml").read_bytes()
+    assert yaml.safe_load(served.text) == contract(sim, "json").json()
+
+
+def test_the_contract_documents_answer_get_and_head_only(sim: Sim) -> None:
+    url = f"{sim.base}{BASE}/openapi.json"
+    head = httpx.head(url, headers={"Accept-Encoding": "identity"})
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == len(contract(sim, "json").content)
+    r = httpx.post(url, json={})
+    assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"
+    assert r.json()["errorType"] == "FUNCTION_NOT_SUPPORTED"
+
+
+@pytest.mark.parametrize("form", ["json", "yaml"])
+def test_the_contract_is_gzip_compressed_for_clients_that_accept_it(sim: Sim, form: str) -> None:
+    plain = contract(sim, form)
+    assert "content-encoding" not in plain.headers and plain.headers["vary"] == "Accept-Encoding"
+    for accepted in ("gzip", "br;q=1.0, gzip;q=0.5", "*"):
+        compressed = contract(sim, form, accepted)
+        assert compressed.headers["content-encoding"] == "gzip", accepted
+        assert int(compressed.headers["content-length"]) < len(plain.content) / 4
+        assert compressed.content == plain.content  # as httpx decompressed it
+    assert "content-encoding" not in contract(sim, form, "gzip;q=0, *").headers
+
+
+def test_strict_mode_serves_the_closed_contract(start_sim: Callable[..., Sim]) -> None:
+    server = start_sim("--strict")
+    served = contract(server, "json", "gzip")
+    document = served.json()
+    assert '"$ref": "#/components/schemas/' in served.text
+    schemas = document["components"]["schemas"]
+    for name, schema in schemas.items():
+        if "properties" in schema:
+            assert schema["additionalProperties"] is False, name
+    # Only the closing differs from the contract as written.
+    for name, schema in schemas.items():
+        written = SPEC["components"]["schemas"][name]
+        assert set(schema) - set(written) <= {"additionalProperties"}, name
+    assert document["paths"] == SPEC["paths"]
+    validate(document)
+    assert yaml.safe_load(contract(server, "yaml", "gzip").text) == document
 
 
 @pytest.mark.parametrize("args", [["--version"], ["serve", "--help"]])

@@ -23,6 +23,7 @@ from ppu_sim.provider.store import MemoryStore
 from ppu_sim.runtime import Simulator
 from ppu_sim.scenario.loader import builtin_pack_paths, load_packs
 from ppu_sim.scenario.matcher import Catalogue
+from ppu_sim.transport.documents import contract_documents
 from ppu_sim.transport.faults import FaultMiddleware
 from ppu_sim.transport.gateway import Gateway
 
@@ -54,12 +55,16 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> Gatewa
             "body": MediaTypeDict({"*/*json": make_body_validator(settings.strict)}),
         },
     )
+    # Strict mode serves and enforces the closed variant; lenient mode the file as written.
+    document = strict_document(spec.document()) if settings.strict else spec.document()
+    documents = contract_documents(spec.BASE_PATH, document, None if settings.strict else spec.text())
     api.add_api(
-        strict_document(spec.document()) if settings.strict else spec.spec_path(),
+        document,
         resolver=HandlerResolver(),
         pythonic_params=True,
         strict_validation=settings.strict,
-        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
+        # The Gateway serves the documents themselves; the UI reads them from there.
+        swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui_path="/ui"),
     )
     api.add_error_handler(FormatProblem, http_errors.format_problem)
     api.add_error_handler(ProblemException, http_errors.problem)
@@ -69,4 +74,4 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> Gatewa
     # fails at start-up, not on a client's first call.
     stack = api.middleware
     stack.app, stack.middleware_stack = stack._build_middleware_stack()
-    return Gateway(FaultMiddleware(api), simulator)
+    return Gateway(FaultMiddleware(api), simulator, documents)

@@ -180,20 +180,6 @@ def _add_serve(commands: Any) -> None:
         metavar="SECONDS",
         help="how long a 'hold' fault keeps a request: set it to your client's timeout",
     )
-    serve.add_argument(
-        "--max-json-depth",
-        type=_at_least_one,
-        default=Settings.max_json_depth,
-        metavar="N",
-        help="a request body nested deeper is a FORMAT_ERROR",
-    )
-    serve.add_argument(
-        "--max-format-errors",
-        type=_at_least_one,
-        default=Settings.max_format_errors,
-        metavar="N",
-        help="most offending fields one FORMAT_ERROR lists (the answer says when it left some out)",
-    )
     serve.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
     serve.add_argument(
         "--log-level",
@@ -202,6 +188,8 @@ def _add_serve(commands: Any) -> None:
         default=Settings.log_level,
         help="least severe log lines shown",
     )
+    for name, kind, text in LIMITS:
+        serve.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(Settings, name), help=text)
     vending_key = serve.add_argument(
         "--vending-key",
         type=_vending_key,
@@ -304,17 +292,46 @@ def _vending_key(text: str) -> bytes:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _at_least_one(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return int(text)
-
-
 def _users(text: str) -> dict[str, str]:
     try:
         return parse_users(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _whole(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1: {text}")
+    return int(text)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0: {text}")
+    return value
+
+
+# Limits on what one request may take: (Settings field, type, help); each option also reads PPU_SIM_<FIELD>.
+LIMITS = (
+    ("max_json_depth", _whole, "a request body nested deeper is a FORMAT_ERROR"),
+    (
+        "max_format_errors",
+        _whole,
+        "most offending fields one FORMAT_ERROR lists (it says when it left some out)",
+    ),
+    ("max_body_bytes", _whole, "largest request body; larger gets 413"),
+    ("max_url_bytes", _whole, "longest request target (path and query); longer gets 414"),
+    ("max_headers", _whole, "most header fields in one request; more gets 431"),
+    ("max_header_bytes", _whole, "largest size of all header fields together; larger gets 431"),
+    ("header_timeout", _positive_seconds, "seconds a client may take to send a request's headers; then 408"),
+    ("body_timeout", _positive_seconds, "seconds a client may take to send a request's body; then 408"),
+    ("idle_timeout", _positive_seconds, "seconds a connection may wait for its next request; then it is closed"),
+    ("max_connections", _whole, "most open connections; a new one past it gets 503"),
+)
 
 
 def _env_paths() -> list[Path]:
@@ -358,11 +375,10 @@ def _serve(args: argparse.Namespace) -> int:
         tokens=args.tokens,
         strict=args.strict,
         hold_seconds=args.hold_seconds,
-        max_json_depth=args.max_json_depth,
-        max_format_errors=args.max_format_errors,
         watch=not args.no_watch,
         log_level=args.log_level,
         vending_key=args.vending_key,
+        **{name: getattr(args, name) for name, _, _ in LIMITS},
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run(settings)

@@ -22,22 +22,23 @@ class Settings:
     users: dict[str, str] = field(default_factory=dict)
     tokens: frozenset[str] = frozenset()
     strict: bool = False
-    max_body_bytes: int = 1_048_576
-    # Bad-input bounds: a request body nested deeper is a FORMAT_ERROR (the contract's models go
-    # about 5 deep); an ErrorDetail lists at most this many offending fields.
-    max_json_depth: int = 32
-    max_format_errors: int = 50
+    # What one client may take of the server; past each limit a request gets a 4xx ErrorDetail.
+    max_json_depth: int = 32  # nesting of a request body (400 FORMAT_ERROR; the contract's models go about 5 deep)
+    max_format_errors: int = 50  # offending fields one FORMAT_ERROR lists
+    max_body_bytes: int = 1_048_576  # request body (413)
+    max_url_bytes: int = 8_192  # request target with its query (414)
+    max_headers: int = 100  # header fields per request (431)
+    max_header_bytes: int = 32_768  # all header fields of a request together (431)
+    header_timeout: float = 10.0  # seconds from a request's first byte to its last header (408)
+    body_timeout: float = 30.0  # seconds from the last header to the end of the body (408)
+    idle_timeout: float = 75.0  # seconds a connection may wait for its next request (then closed)
+    max_connections: int = 10_000  # open connections; past it a new one is answered 503
     # How long a "hold" fault keeps a request before answering or closing (client timeout).
     hold_seconds: float = 60.0
     watch: bool = True
     log_level: str = "info"
     # The STS vending key every meter's decoder key comes from; kept out of repr, so out of logs.
     vending_key: bytes = field(default=DEFAULT_VENDING_KEY, repr=False)
-
-    def __post_init__(self) -> None:
-        for name in ("max_json_depth", "max_format_errors"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
 
     @property
     def auth_configured(self) -> bool:

@@ -115,10 +115,16 @@ def _attempt(
             original_id,
             advice=operation in ("confirmTokenPurchase", "reverseTokenPurchase", "confirmKeyChange"),
         )
-        reply = call(simulator_of(current_request.scope).provider, dict(current_request.headers))
+        reply = call(simulator_of(current_request.scope).provider, _headers())
     except ProviderError as exc:
         reply = Reply(exc.status, error=exc)
     return render(reply, operation, request_id, original_id)
+
+
+def _headers() -> dict[str, str]:
+    """The request's headers in one pass (``dict(headers)`` looks each key up again: quadratic).
+    Reversed, so a repeated header keeps its first value, as a lookup by name gives it."""
+    return dict(reversed(current_request.headers.items()))
 
 
 def _check_ids(body: dict[str, Any], path_id: str | None, original_id: str | None, advice: bool) -> None:

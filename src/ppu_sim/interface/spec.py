@@ -25,8 +25,14 @@ def spec_path() -> Path:
 
 
 @cache
+def text() -> str:
+    """The contract as written (comments and all)."""
+    return spec_path().read_text("utf-8")
+
+
+@cache
 def document() -> dict[str, Any]:
-    return yaml.safe_load(spec_path().read_text("utf-8"))
+    return yaml.safe_load(text())
 
 
 def operations() -> dict[str, tuple[str, str, dict[str, Any]]]:

@@ -20,11 +20,14 @@ from ppu_sim.scenario.loader import ScenarioError
 from ppu_sim.scenario.model import Pack
 from ppu_sim.transport.faults import FaultMiddleware
 from ppu_sim.transport.gateway import Gateway
+from ppu_sim.transport.protocol import guarded_protocol
 
 log = logging.getLogger("ppu_sim")
 
 # Held requests are open connections: allow this many before the process runs out of descriptors.
 _WANTED_FILES = 65_536
+# Descriptors kept for what is not a client connection (listening socket, scenario files, logs, watcher).
+_SPARE_FILES = 64
 
 
 def run(settings: Settings) -> int:
@@ -38,15 +41,17 @@ def run(settings: Settings) -> int:
             log.error("%s", problem)
         log.error("not starting: %d problem(s) in scenario files", len(exc.problems))
         return 1
-    _raise_file_limit()
+    files = _raise_file_limit()
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
         lifespan="off",
-        timeout_keep_alive=75,
+        timeout_keep_alive=settings.idle_timeout,
         backlog=4096,
+        http=guarded_protocol(settings, _connection_limit(settings.max_connections, files)),
+        ws="none",
     )
     if not chatty:
         logging.getLogger("uvicorn.error").setLevel(max(logging.WARNING, logging.getLogger("uvicorn.error").level))
@@ -146,13 +151,27 @@ def _watch_targets(paths: Sequence[Path]) -> tuple[list[Path], Callable[[Change,
     return sorted({f.parent for f in files} | folders), relevant
 
 
-def _raise_file_limit() -> None:
-    """Lift the soft open-file limit (often 1,024) towards the hard one: each held request is a socket."""
+def _raise_file_limit() -> int | None:
+    """Lift the soft open-file limit (often 1,024) towards the hard one: each held request is a socket.
+
+    Returns the limit now in force (None: unlimited, or no such limit on this system).
+    """
     try:
         import resource
     except ImportError:  # Windows has no such limit
-        return
+        return None
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = _WANTED_FILES if hard == resource.RLIM_INFINITY else min(hard, _WANTED_FILES)
     if soft != resource.RLIM_INFINITY and soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = wanted
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _connection_limit(wanted: int, files: int | None) -> int:
+    """Connections past the limit are answered 503; past the descriptor limit they could not even be accepted."""
+    if files is None or wanted <= files - _SPARE_FILES:
+        return wanted
+    limit = max(1, files - _SPARE_FILES)
+    log.warning("--max-connections %d lowered to %d: the process may open only %d files", wanted, limit, files)
+    return limit
