@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import lru_cache
 
 from ppu_sim.provider.datagen import DataGenerator
 from ppu_sim.provider.errors import ProviderError
@@ -29,6 +30,7 @@ from ppu_sim.sts.tid import BaseDate
 from ppu_sim.sts.vendor import Fault, TokenRangeError, Vendor
 
 TOKEN_TECH_NUMERIC = "02"  # tokens keyed in as digits (01 is a magnetic card)
+KEY_CODES = ("supplyGroupCode", "tariffIndex", "keyRevisionNum", "algorithmCode")  # the Meter fields a key uses
 IDENTITY = "sts:identity"
 LAST_TID = "sts:lastTid"
 
@@ -41,8 +43,15 @@ def initial_identity(spec: StsSpec | None, meter_id: str, codes: Mapping[str, st
     """
     if spec is None and not is_sts_meter_number(meter_id):
         return None
+    key_codes = tuple(codes.get(name, "") for name in KEY_CODES)
+    return _initial_identity(spec or StsSpec(), meter_id, key_codes, seed)
+
+
+@lru_cache(maxsize=65536)
+def _initial_identity(spec: StsSpec, meter_id: str, key_codes: tuple[str, ...], seed: int) -> Identity | None:
+    """Cached: every request about a meter needs its identity, which takes some checking to build."""
     try:
-        return identity_of(spec or StsSpec(), meter_id, codes, seed)
+        return identity_of(spec, meter_id, dict(zip(KEY_CODES, key_codes, strict=True)), seed)
     except ValueError:
         return None
 
