@@ -7,6 +7,7 @@ the simulator's own helpers, so a reply that misstates the meter's key fails the
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable
 from decimal import Decimal
@@ -215,3 +216,9 @@ def test_cli_a_token_for_another_key_is_a_crc_error_exit_1() -> None:
     made = token_cli("encode", "credit", "--units", "5", "--tid", "6790000", "--meter", "01234567897", "--krn", "3")
     run = token_cli("decode", made.stdout.strip(), "--meter", "01234567897", "--krn", "4")
     assert run.returncode == 1 and "CRC error" in run.stderr
+
+
+def test_the_pos_test_example_in_docs_sts_runs_against_a_simulator(sim: Sim) -> None:
+    page = (Path(__file__).parent.parent / "docs" / "sts.md").read_text()
+    (example,) = re.findall(r"```py\n(.*?)```", page, re.S)
+    exec(compile(example.replace("http://127.0.0.1:8080", sim.base), "docs/sts.md", "exec"), {})
