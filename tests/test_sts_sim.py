@@ -222,3 +222,14 @@ def test_the_pos_test_example_in_docs_sts_runs_against_a_simulator(sim: Sim) -> 
     page = (Path(__file__).parent.parent / "docs" / "sts.md").read_text()
     (example,) = re.findall(r"```py\n(.*?)```", page, re.S)
     exec(compile(example.replace("http://127.0.0.1:8080", sim.base), "docs/sts.md", "exec"), {})
+
+
+def test_a_trial_states_the_units_the_token_would_carry_and_makes_none(sim: Sim) -> None:
+    meter_id = sts_meter("0420000007")
+    tid = new_id()
+    r = sim.post(f"/tokenPurchases/{tid}/trial", purchase(meter_id, 500000, tid))
+    assert r.status_code == 200, r.text
+    (token,) = r.json()["tokens"]
+    assert (token["units"], token["token"]) == (2000.4, "")
+    sold = buy(sim, meter_id, 500000)
+    assert accepted(meter_from(sold).key_in(sold["tokens"][0]["token"])).units == Decimal("2000.4")
