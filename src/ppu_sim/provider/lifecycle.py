@@ -18,7 +18,13 @@ from typing import Any
 from ppu_sim.provider.datagen import DataGenerator, email_for
 from ppu_sim.provider.errors import ProviderError
 from ppu_sim.provider.store import Advice, KeyChangeRecord, PurchaseRecord, Store
-from ppu_sim.provider.sts_meters import StsIssuer, current_identity, initial_identity, meter_codes
+from ppu_sim.provider.sts_meters import (
+    StsIssuer,
+    VirtualMeters,
+    current_identity,
+    initial_identity,
+    meter_codes,
+)
 from ppu_sim.provider.vending import (
     ChargeSpec,
     RandomTokens,
@@ -30,8 +36,9 @@ from ppu_sim.provider.vending import (
     vend,
 )
 from ppu_sim.scenario.matcher import Catalogue, RequestFacts, UnknownScenario
-from ppu_sim.scenario.model import Delay, Fault, FreeUnits, Scenario, Step
+from ppu_sim.scenario.model import Delay, Fault, FreeUnits, MeterSpec, Scenario, Step
 from ppu_sim.sts.identity import DEFAULT_VENDING_KEY, Identity
+from ppu_sim.sts.virtual_meter import Accepted, Rejected, VirtualMeter
 
 PROVIDER_INSTITUTION = "PPUSIM"
 DEFAULT_CURRENCY = "710"
@@ -74,6 +81,7 @@ class Provider:
         self.seed = seed
         self.data = DataGenerator(seed)
         self.vending_key = vending_key  # never in a reply or a log line
+        self.meters = VirtualMeters(vending_key)
 
     def atomic(self) -> AbstractContextManager[None]:
         """One request's unit of work: what answering it changes stands only if the block ends
@@ -217,6 +225,21 @@ class Provider:
             return refused
         self.store.add_event("tokenPurchase", body)
         return self._shaped(step, 202, None)
+
+    # -- the virtual meter ------------------------------------------------------------------
+
+    def key_in(self, meter_id: str, digits: str) -> tuple[VirtualMeter, Accepted | Rejected]:
+        """Key a token into the meter's virtual meter: UnknownMeter for a meter with no STS
+        identity, ValueError for digits that are not a token."""
+        meter = self.virtual_meter(meter_id)
+        return meter, self.meters.key_in(meter, digits)
+
+    def virtual_meter(self, meter_id: str) -> VirtualMeter:
+        """The meter as installed: with the key it started with (key changes reach it as tokens)."""
+        facts = RequestFacts.of("createMeterLookup", {"meter": {"meterId": meter_id}}, {})
+        scenario = self.catalogue.select(facts)
+        _, identity = self._codes(scenario.meter if scenario else None, meter_id)
+        return self.meters.get(meter_id, identity)
 
     # -- scripting --------------------------------------------------------------------------
 
@@ -457,11 +480,15 @@ class Provider:
         if not self.store.claim(kind, request_id):
             raise ProviderError(400, "DUPLICATE_RECORD", {"reason": f"request id {request_id} was already used"})
 
+    def _codes(self, spec: MeterSpec | None, meter_id: str) -> tuple[dict[str, Any], Identity | None]:
+        """The meter's codes as scripted or generated, and the STS identity it starts with (None: plain tokens)."""
+        codes = {**self.data.meter_profile(meter_id)["meter"], **(spec.meter if spec else {})}
+        return codes, initial_identity(spec.sts if spec else None, meter_id, codes, self.seed)
+
     def _profile(self, scenario: Scenario | None, meter_id: str) -> dict[str, Any]:
         generated = self.data.meter_profile(meter_id)
         spec = scenario.meter if scenario else None
-        codes = {**generated["meter"], **(spec.meter if spec else {})}
-        initial = initial_identity(spec.sts if spec else None, meter_id, codes, self.seed)
+        codes, initial = self._codes(spec, meter_id)
         identity = current_identity(self.store, initial, meter_id)
         if identity is not None:
             codes.update(meter_codes(identity))

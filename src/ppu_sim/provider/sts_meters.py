@@ -28,6 +28,7 @@ from ppu_sim.sts.keys import KeyGeneration, KeySet, KeyType
 from ppu_sim.sts.meter import IIN_SHORT, MeterNumber, luhn_check_digit
 from ppu_sim.sts.tid import BaseDate
 from ppu_sim.sts.vendor import Fault, TokenRangeError, Vendor
+from ppu_sim.sts.virtual_meter import Accepted, Rejected, VirtualMeter
 
 TOKEN_TECH_NUMERIC = "02"  # tokens keyed in as digits (01 is a magnetic card)
 KEY_CODES = ("supplyGroupCode", "tariffIndex", "keyRevisionNum", "algorithmCode")  # the Meter fields a key uses
@@ -165,3 +166,40 @@ def _unmakeable(exc: TokenRangeError) -> ProviderError:
 def current_identity(store: Store, initial: Identity | None, meter_id: str) -> Identity | None:
     """Where the vending side's key for a meter has got to (it moves on with every key change)."""
     return store.meter_value(meter_id, IDENTITY) or initial
+
+
+class UnknownMeter(LookupError):
+    """A meter with no STS identity: the virtual meter cannot be set up for it."""
+
+
+class VirtualMeters:
+    """One session's virtual meters, each installed on first use with the key its meter started
+    with, and the tokens they have accepted (reconciliation shows which vended tokens were keyed in)."""
+
+    def __init__(self, vending_key: bytes) -> None:
+        self.vending_key = vending_key
+        self._meters: dict[str, VirtualMeter] = {}
+        self.keyed: set[str] = set()
+
+    def get(self, meter_id: str, identity: Identity | None) -> VirtualMeter:
+        meter = self._meters.get(meter_id)
+        if meter is None:
+            if identity is None:
+                raise UnknownMeter(_no_identity(meter_id))
+            meter = self._meters[meter_id] = VirtualMeter.installed(identity, self.vending_key)
+        return meter
+
+    def key_in(self, meter: VirtualMeter, digits: str) -> Accepted | Rejected:
+        """What the meter shows; ValueError when the digits are not a token at all."""
+        shown = meter.key_in(digits)
+        if isinstance(shown, Accepted):
+            self.keyed.add(digits.replace(" ", "").replace("-", ""))
+        return shown
+
+
+def _no_identity(meter_id: str) -> str:
+    try:
+        MeterNumber.parse(meter_id)
+    except ValueError as exc:
+        return f"{exc}, and no scenario gives meter {meter_id!r} an STS identity"
+    return f"meter {meter_id!r} has codes the token engine cannot use (algorithmCode, keyRevisionNum)"

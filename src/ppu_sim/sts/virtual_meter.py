@@ -16,10 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 from ppu_sim.sts import codec, kinds
 from ppu_sim.sts.amount import decode_amount
 from ppu_sim.sts.crypto import Algorithm, DecoderKey
+from ppu_sim.sts.describe import describe
 from ppu_sim.sts.fields import Token, Transfer
 from ppu_sim.sts.identity import Identity
 from ppu_sim.sts.kinds import Management
@@ -183,7 +185,25 @@ class VirtualMeter:
             self.tids.clear()
         return Accepted(token, key_change="installed")
 
-    def register(self) -> dict[str, object]:
+    def display(self, shown: Accepted | Rejected) -> dict[str, Any]:
+        """What the meter shows for a token it was given, as plain data."""
+        if isinstance(shown, Rejected):
+            return {"accepted": False, "reason": shown.reason.value, "message": shown.message}
+        out: dict[str, Any] = {"accepted": True, "decoded": describe(shown.token, self.base_date)}
+        if shown.units is not None:
+            out.update(units=float(shown.units), message=f"accepted: {shown.units} units, credit {self.credit}")
+        elif shown.limit is not None:
+            out.update(limitWatts=shown.limit, message=f"accepted: limit {shown.limit} W")
+        elif shown.key_change is not None:
+            waiting = "stored, waiting for the rest of the key change set"
+            out.update(
+                keyChange=shown.key_change, message="new key installed" if shown.key_change == "installed" else waiting
+            )
+        else:
+            out["message"] = f"accepted: {out['decoded']['kind']}"
+        return out
+
+    def register(self) -> dict[str, Any]:
         """What the meter's display menus would show, as plain data."""
         return {
             "meterNumber": self.meter.drn,
