@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ppu_sim import __version__
-from ppu_sim.config import ENV_PREFIX, Settings, parse_tokens, parse_users
+from ppu_sim.config import ENV_PREFIX, SESSION_MODES, Settings, parse_duration, parse_tokens, parse_users
 from ppu_sim.interface import spec
 from ppu_sim.scenario.catalogue import describe_catalogue
 from ppu_sim.scenario.loader import ScenarioError, builtin_pack_paths, load_packs
@@ -120,6 +120,7 @@ def parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_scenarios(commands)
     _add_token(commands)
+    _add_control(commands)
     return top
 
 
@@ -182,6 +183,40 @@ def _add_serve(commands: Any) -> None:
     )
     serve.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
     serve.add_argument(
+        "--sessions",
+        choices=SESSION_MODES,
+        default=Settings.sessions,
+        help="what names a request's session: the X-PPU-Session header (else the Basic user), the user "
+        "alone, or off (one session for all)",
+    )
+    serve.add_argument(
+        "--session-ttl",
+        type=_duration,
+        default=Settings.session_ttl,
+        metavar="SECONDS",
+        help="idle time after which a session is forgotten (90, 15m, 1h)",
+    )
+    serve.add_argument(
+        "--max-sessions",
+        type=_whole,
+        default=Settings.max_sessions,
+        metavar="N",
+        help="most sessions kept at once; the oldest idle one goes first",
+    )
+    serve.add_argument(
+        "--journal-size",
+        type=_whole,
+        default=Settings.journal_size,
+        metavar="N",
+        help="exchanges kept per session; the oldest go first",
+    )
+    serve.add_argument(
+        "--admin-token",
+        default="",
+        metavar="TOKEN",
+        help="the bearer token the control API (/sim/) requires (default: none; open)",
+    )
+    serve.add_argument(
         "--log-level",
         type=str.lower,
         choices=LOG_LEVELS,
@@ -199,6 +234,36 @@ def _add_serve(commands: Any) -> None:
         "first 64 bits (the default is the public STS test key)",
     )
     vending_key.secret = True  # type: ignore[attr-defined]  # never echoed, not even when refused
+
+
+def _add_control(commands: Any) -> None:
+    """`journal` and `transactions`: a running simulator's control API, read at a terminal."""
+    journal = commands.add_parser(
+        "journal",
+        help="print what a PoS sent to a running simulator, one line per exchange",
+        description="Print a session's exchanges: time, session, operation, ids, status, errorType, scenario, "
+        "fault. Colour on a terminal, plain when piped.",
+    )
+    transactions = commands.add_parser(
+        "transactions",
+        help="print the reconciliation table of a running simulator",
+        description="Print one row per purchase of a session: its state, amounts, retries and advices.",
+    )
+    for sub in (journal, transactions):
+        sub.add_argument(
+            "--url",
+            default=os.environ.get(f"{ENV_PREFIX}URL", "http://127.0.0.1:8080"),
+            help=f"the simulator [{ENV_PREFIX}URL]",
+        )
+        sub.add_argument("--session", default="default", help="whose exchanges")
+        sub.add_argument(
+            "--admin-token",
+            default=os.environ.get(f"{ENV_PREFIX}ADMIN_TOKEN", ""),
+            help=f"the control API's bearer token, if it has one [{ENV_PREFIX}ADMIN_TOKEN]",
+        )
+    journal.add_argument("--follow", "-f", action="store_true", help="keep printing exchanges as they complete")
+    journal.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")
+    transactions.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output form")
 
 
 def _add_scenarios(commands: Any) -> None:
@@ -292,6 +357,13 @@ def _vending_key(text: str) -> bytes:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _users(text: str) -> dict[str, str]:
     try:
         return parse_users(text)
@@ -348,6 +420,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "token":
         return _token(args)
+    if args.command in ("journal", "transactions"):
+        return _control(args)
     if args.action == "validate":
         return _validate(args.paths)
     try:
@@ -378,6 +452,11 @@ def _serve(args: argparse.Namespace) -> int:
         watch=not args.no_watch,
         log_level=args.log_level,
         vending_key=args.vending_key,
+        sessions=args.sessions,
+        session_ttl=args.session_ttl,
+        max_sessions=args.max_sessions,
+        journal_size=args.journal_size,
+        admin_token=args.admin_token,
         **{name: getattr(args, name) for name, _, _ in LIMITS},
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -407,6 +486,27 @@ def _token(args: argparse.Namespace) -> int:
         return 2
     for name, value in describe(token, identity.keys.base_date).items():
         print(f"{name:<17} {value}")
+    return 0
+
+
+def _control(args: argparse.Namespace) -> int:
+    from ppu_sim.control.console import print_journal, print_transactions
+    from ppu_sim.testing import ControlClient, ControlError
+
+    client = ControlClient(args.url, args.session, args.admin_token or None)
+    try:
+        if args.command == "journal":
+            print_journal(client, sys.stdout, as_json=args.format == "json", follow=args.follow)
+        else:
+            print_transactions(client, sys.stdout, args.format)
+    except ControlError as exc:
+        print(f"ppu-sim {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # refused, unreachable
+        print(f"ppu-sim {args.command}: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, BrokenPipeError):  # --follow ends with Ctrl+C; `| head` closes early
+        return 0
     return 0
 
 

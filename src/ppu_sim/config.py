@@ -8,6 +8,8 @@ from pathlib import Path
 from ppu_sim.sts.identity import DEFAULT_VENDING_KEY
 
 ENV_PREFIX = "PPU_SIM_"
+# What names a request's session: the X-PPU-Session header (else the Basic user), the user, or nothing.
+SESSION_MODES = ("header", "user", "off")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,12 @@ class Settings:
     hold_seconds: float = 60.0
     watch: bool = True
     log_level: str = "info"
+    # Sessions and the control API (docs/sessions.md, docs/control-api.md).
+    sessions: str = "header"
+    session_ttl: float = 3600.0
+    max_sessions: int = 256
+    journal_size: int = 10_000
+    admin_token: str = ""
     # The STS vending key every meter's decoder key comes from; kept out of repr, so out of logs.
     vending_key: bytes = field(default=DEFAULT_VENDING_KEY, repr=False)
 
@@ -54,6 +62,20 @@ def parse_users(text: str) -> dict[str, str]:
             raise ValueError(f"bad --users entry {entry!r}: expected user:password")
         users[user] = password
     return users
+
+
+def parse_duration(text: str) -> float:
+    """Seconds, or a number with s, m or h: ``90``, ``30s``, ``15m``, ``1h``."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    value = text.strip().lower()
+    scale = units.get(value[-1:])
+    try:
+        seconds = float(value[:-1] if scale else value) * (scale or 1)
+    except ValueError:
+        raise ValueError(f"bad duration {text!r}: expected seconds, or a number with s, m or h") from None
+    if seconds <= 0:
+        raise ValueError(f"bad duration {text!r}: must be more than 0")
+    return seconds
 
 
 def parse_tokens(text: str) -> frozenset[str]:

@@ -17,8 +17,8 @@ from connexion import request as current_request
 from connexion.lifecycle import ConnexionResponse
 
 from ppu_sim.provider.errors import REQUEST_TYPES, ProviderError, error_detail, format_error
-from ppu_sim.provider.lifecycle import Provider, Reply
-from ppu_sim.runtime import simulator_of
+from ppu_sim.provider.lifecycle import Provider, Reply, Trace
+from ppu_sim.runtime import note_of, session_of
 from ppu_sim.transport.faults import encode_directive
 
 Call = Callable[[Provider, dict[str, str]], Reply]
@@ -99,15 +99,17 @@ def _answer(
     operation: str, body: dict[str, Any], path_id: str | None, call: Call, original_id: str | None = None
 ) -> ConnexionResponse:
     """Answer as one unit of work: if anything fails before the response exists, the provider keeps nothing."""
-    with simulator_of(current_request.scope).provider.atomic():
-        return _attempt(operation, body, path_id, call, original_id)
+    provider = session_of(current_request.scope).provider
+    with provider.atomic():
+        return _attempt(provider, operation, body, path_id, call, original_id)
 
 
 def _attempt(
-    operation: str, body: dict[str, Any], path_id: str | None, call: Call, original_id: str | None
+    provider: Provider, operation: str, body: dict[str, Any], path_id: str | None, call: Call, original_id: str | None
 ) -> ConnexionResponse:
     """Check id agreement, run the provider, and render its reply or error as the contract says."""
     request_id = str(body.get("id", path_id or ""))
+    provider.trace = Trace()
     try:
         _check_ids(
             body,
@@ -115,10 +117,19 @@ def _attempt(
             original_id,
             advice=operation in ("confirmTokenPurchase", "reverseTokenPurchase", "confirmKeyChange"),
         )
-        reply = call(simulator_of(current_request.scope).provider, _headers())
+        reply = call(provider, _headers())
     except ProviderError as exc:
         reply = Reply(exc.status, error=exc)
+    _annotate(current_request.scope, provider.trace)
     return render(reply, operation, request_id, original_id)
+
+
+def _annotate(scope: Any, trace: Trace) -> None:
+    """Tell the journal who answered (the note travels in the request's scope, like the request)."""
+    note = note_of(scope)
+    note.scenario, note.pack, note.step, note.meter_id = trace.scenario, trace.pack, trace.step, trace.meter_id
+    if trace.transaction:
+        note.transaction = trace.transaction
 
 
 def _headers() -> dict[str, str]:

@@ -54,6 +54,9 @@ class Store(Protocol):
     def purchase(self, purchase_id: str) -> PurchaseRecord | None: ...
     def save_purchase(self, record: PurchaseRecord) -> None: ...
     def purchases_for_meter(self, meter_id: str) -> list[PurchaseRecord]: ...
+    def purchases(self) -> list[PurchaseRecord]:
+        """Every purchase processed, in the order first seen (for reconciliation)."""
+
     def key_change(self, request_id: str) -> KeyChangeRecord | None: ...
     def save_key_change(self, record: KeyChangeRecord) -> None: ...
     def count(self, key: tuple[str, ...]) -> int:
@@ -137,6 +140,9 @@ class MemoryStore:
 
     def purchases_for_meter(self, meter_id: str) -> list[PurchaseRecord]:
         return [self._purchases[i] for i in self._by_meter.get(meter_id, ())]
+
+    def purchases(self) -> list[PurchaseRecord]:
+        return list(self._purchases.values())
 
     def key_change(self, request_id: str) -> KeyChangeRecord | None:
         if request_id in self._key_changes:
