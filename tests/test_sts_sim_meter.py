@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from random import Random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ppu_sim.sts import codec, kinds
+from ppu_sim.sts.amount import MAX_VALUE
 from ppu_sim.sts.crypto import Algorithm
 from ppu_sim.sts.fields import MeterTest, Raw, Token, Transfer
 from ppu_sim.sts.identity import DEFAULT_VENDING_KEY, Identity
 from ppu_sim.sts.keys import KeyGeneration, KeySet
 from ppu_sim.sts.meter import MeterNumber
 from ppu_sim.sts.tid import BaseDate
+from ppu_sim.sts.vendor import Vendor
 from ppu_sim.sts.virtual_meter import TID_MEMORY, Accepted, Reason, Rejected, VirtualMeter
 
 METER = MeterNumber.parse("600727000000000009")
@@ -108,3 +114,15 @@ def test_a_key_change_set_is_staged_then_installed_and_the_old_key_is_refused(id
     assert (key_data["keyRevisionNumber"], key_data["tariffIndex"]) == (2, "03")  # type: ignore[index]
     assert meter.key_in(before) == Rejected(Reason.WRONG_KEY)
     assert isinstance(meter.key_in(make(new, kinds.credit(1, TID, 0))), Accepted)
+
+
+@given(tenths=st.integers(0, MAX_VALUE), base_minute=st.integers(0, 60))
+def test_a_vended_credit_token_carries_the_units_it_states_rounded_up_never_down(tenths: int, base_minute: int) -> None:
+    asked = Decimal(tenths) / 10
+    vendor = Vendor(
+        STA, DEFAULT_VENDING_KEY, issued=datetime(2026, 11, 29, 10, base_minute % 60), last_tid=None, rng=Random(tenths)
+    )
+    ((digits, stated),) = vendor.issue("STD", asked)
+    shown = fresh().key_in(digits)
+    assert isinstance(shown, Accepted) and shown.units == stated
+    assert asked <= stated < asked + 100  # the coarsest step of the amount field is 100 units
