@@ -10,7 +10,7 @@ from collections.abc import Callable
 from tests.support import ROOT, Sim
 
 README = (ROOT / "README.md").read_text()
-SECTION = README[README.index("## Control API") : README.index("## Layout")]
+SECTION = README[README.index("## Control API") :].split("\n## ", 1)[0]  # up to the next section
 
 
 def test_the_readme_control_api_example_works(start_sim: Callable[..., Sim]) -> None:

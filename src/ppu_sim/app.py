@@ -52,6 +52,7 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> Record
         journal_size=settings.journal_size,
         ttl=settings.session_ttl,
         max_sessions=settings.max_sessions,
+        vending_key=settings.vending_key,
     )
     simulator = Simulator(settings, sessions)
     # Strict mode serves and enforces the closed variant; lenient mode the file as written.
