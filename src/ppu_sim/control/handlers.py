@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anyio
 from connexion import request as current_request
 from connexion.lifecycle import ConnexionResponse
 
@@ -27,6 +28,8 @@ from ppu_sim.referee.report import build_report, settings_for
 from ppu_sim.runtime import simulator_of
 from ppu_sim.scenario.catalogue import describe_catalogue
 from ppu_sim.scenario.loader import ScenarioError, parse_pack
+
+_JUDGES = anyio.CapacityLimiter(1)  # one report at a time: the rest of the server keeps a core
 
 
 def _name(session: str | None) -> str:
@@ -117,9 +120,12 @@ async def get_report(
 ) -> ConnexionResponse:
     found = _existing(session)
     chosen = _shipped_plan(plan) if plan else None
-    exchanges = [e.as_json() for e in found.journal]
+    exchanges = [e.as_json() for e in found.journal]  # the snapshot, taken where the recorder writes
     expect = None if confirmations is None else confirmations == "expected"
-    report = build_report(exchanges, found.name, chosen, settings_for(chosen, expect))
+    # Judging a full journal takes seconds of CPU: off the event loop, so the PoS is still answered.
+    report = await anyio.to_thread.run_sync(
+        build_report, exchanges, found.name, chosen, settings_for(chosen, expect), limiter=_JUDGES
+    )
     if format_ == "junit":
         return ConnexionResponse(
             status_code=200, mimetype="application/xml", content_type="application/xml", body=junit_xml(report)

@@ -18,6 +18,7 @@ from ppu_sim.interface.validation import FORMAT_CHECKER, RequestValidator, descr
 @cache
 def _validators() -> dict[str, Any]:
     document = strict_document(spec.document())
+    models = document["components"]["schemas"]
     found = {}
     for path_item in document["paths"].values():
         for op in path_item.values():
@@ -25,9 +26,23 @@ def _validators() -> dict[str, Any]:
                 continue
             schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
             if schema:
-                root = {"components": document["components"], "allOf": [schema]}
+                # References written out in place: resolving them on every body costs more than the checks.
+                root = {"components": document["components"], "allOf": [_inline(schema, models, ())]}
                 found[op["operationId"]] = RequestValidator(root, format_checker=FORMAT_CHECKER)
     return found
+
+
+def _inline(node: Any, models: dict[str, Any], within: tuple[str, ...]) -> Any:
+    """``node`` with every reference to a model replaced by the model, except one that recurses."""
+    if isinstance(node, list):
+        return [_inline(item, models, within) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        name = ref.rsplit("/", 1)[1]
+        return node if name in within else _inline(models[name], models, (*within, name))
+    return {key: _inline(value, models, within) for key, value in node.items()}
 
 
 def strict_problems(operation: str, body: Any) -> list[str]:
