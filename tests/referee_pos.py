@@ -131,6 +131,16 @@ class Pos:
             self._settle(request, answer, cancel)
         return outcome
 
+    def change_key(self, meter: str) -> int | None:
+        """Ask for key change tokens, hand them over, confirm the key change (repeated until final)."""
+        id_ = self.new_id()
+        request = self._message(id_, meter={"meterId": meter})
+        status, answer = self._post(f"/keyChangeTokenRequests/{id_}", request)
+        if status != 201:
+            return status
+        body = self._advice(request, answer)
+        return self._repeat(f"/keyChangeTokenRequests/{id_}/confirmations", body)
+
     def _retry(self, request: dict[str, Any]) -> tuple[int | None, Any]:
         status, answer = None, None
         for _ in range(RETRY_LIMIT):
@@ -160,10 +170,12 @@ class Pos:
 
     def _advise(self, kind: str, request: dict[str, Any], answer: dict[str, Any] | None, **fields: Any) -> int | None:
         """Send an advice and repeat it, same id and body, until 202 or 4xx (store and forward)."""
-        body = self._advice(request, answer, **fields)
+        return self._repeat(f"/tokenPurchases/{request['id']}/{kind}", self._advice(request, answer, **fields))
+
+    def _repeat(self, path: str, body: dict[str, Any]) -> int | None:
         status = None
         for _ in range(ADVICE_LIMIT):
-            status, _ = self._post(f"/tokenPurchases/{request['id']}/{kind}/{body['id']}", body)
+            status, _ = self._post(f"{path}/{body['id']}", body)
             if not _lost(status):
                 break
             if self.habit == "gives-up-on-refused-advice":
@@ -199,8 +211,12 @@ def trade(pos: Pos, meters: Any = DAY) -> None:
 
 def drive_plan(pos: Pos, exercises: Any) -> None:
     """Each exercise of a plan as its `do` says: Electrum test meters at their one amount (looked
-    up), free tokens with amount 0, the refused reversal by cancelling the sale."""
+    up), free tokens with amount 0, the refused reversal by cancelling the sale, key change tokens
+    asked for and confirmed."""
     for exercise in exercises:
         meter = exercise.meter
         amount = None if meter.startswith("TST") else 0 if meter == "EDGEFREE" else 10000
-        pos.buy(meter, amount, cancel=meter == "EDGEREVERSALRETRY")
+        if "confirmKeyChange" in {n.operation for n in exercise.needs}:
+            pos.change_key(meter)
+        else:
+            pos.buy(meter, amount, cancel=meter == "EDGEREVERSALRETRY")
