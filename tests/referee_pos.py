@@ -42,13 +42,6 @@ ADVICE_LIMIT = 6
 
 
 @dataclass
-class Outcome:
-    purchase_id: str
-    answer: dict[str, Any] | None = None
-    declined: str | None = None
-
-
-@dataclass
 class Pos:
     base_url: str
     session: str
@@ -104,9 +97,9 @@ class Pos:
         status, answer = self._post(f"/meterLookups/{id_}", self._message(id_, meter={"meterId": meter}))
         return answer if status == 201 else None
 
-    def buy(self, meter: str, amount: int | None = None, cancel: bool = False) -> Outcome:
+    def buy(self, meter: str, amount: int | None = None, cancel: bool = False) -> str:
         """Look the meter up (for its amount), buy, see the purchase to a final state and advise:
-        confirm it, or reverse it when the sale is cancelled (the customer does not pay)."""
+        confirm it, or reverse it when the sale is cancelled (the customer does not pay). Returns its id."""
         if amount is None:
             found = self.lookup(meter) or {}
             amount = (found.get("minAmount") or {}).get("amount", 10000)
@@ -120,16 +113,13 @@ class Pos:
                 self.habit = None  # once is enough to be a double vend
                 self.buy(meter, amount, cancel)
             if self.habit == "gives-up-after-lost-reply":
-                return Outcome(id_)
+                return id_
             status, answer = self._retry(request)
-        outcome = Outcome(id_, answer if status is not None and status < 300 else None)
         if status is None or status >= 500:
             self._advise("reversals", request, None, reversalReason="TIMEOUT")
-        elif status >= 400:
-            outcome.declined = (answer or {}).get("errorType")
-        else:
+        elif status < 400:  # a 4xx is a decline: nothing to confirm or reverse
             self._settle(request, answer, cancel)
-        return outcome
+        return id_
 
     def change_key(self, meter: str) -> int | None:
         """Ask for key change tokens, hand them over, confirm the key change (repeated until final)."""

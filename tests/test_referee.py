@@ -88,7 +88,7 @@ def test_a_lost_reply_bought_again_names_both_purchases(sim: Sim) -> None:
     pos.close()
     found = report(sim, session)
     (finding,) = next(r for r in found["rules"] if r["rule"] == "lost-reply-no-new-purchase")["findings"]
-    assert first.purchase_id in finding["ids"] and len(set(finding["ids"])) == 2
+    assert first in finding["ids"] and len(set(finding["ids"])) == 2
     assert "possible double vend" in finding["message"]
 
 

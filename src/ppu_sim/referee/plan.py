@@ -22,7 +22,7 @@ from ppu_sim.referee.judge import Verdict
 from ppu_sim.referee.messages import Msg, messages
 from ppu_sim.referee.rules import BY_ID
 from ppu_sim.scenario.loader import _Locator, _schema_problems  # the pack checker's reporting, shared
-from ppu_sim.scenario.source import Source, SourceError, parse_source, read_source
+from ppu_sim.scenario.source import Source, SourceError, read_source
 
 
 class PlanError(Exception):
@@ -88,13 +88,6 @@ def find_plan(name_or_path: str) -> Plan:
 def load_plan(path: Path) -> Plan:
     try:
         return _plan(read_source(path), path)
-    except SourceError as exc:
-        raise PlanError([f"{path}:{exc.line or 1}: {exc.message}"]) from exc
-
-
-def parse_plan(text: str, path: Path) -> Plan:
-    try:
-        return _plan(parse_source(text), path)
     except SourceError as exc:
         raise PlanError([f"{path}:{exc.line or 1}: {exc.message}"]) from exc
 
