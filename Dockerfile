@@ -12,11 +12,12 @@ COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
     && pip install --no-cache-dir -r requirements.txt
 
-# Layer 2: the package itself (the contract and the built-in packs ship inside it).
+# Layer 2: the package itself (the contract, the built-in packs and plans ship inside it).
 COPY README.md ./
 COPY src ./src
 COPY openapi ./openapi
 COPY scenarios ./scenarios
+COPY plans ./plans
 RUN pip install --no-cache-dir --no-deps . && rm -rf src build
 
 USER 10001

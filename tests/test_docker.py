@@ -113,7 +113,7 @@ def test_hadolint_finds_nothing() -> None:
 
 def test_the_build_context_holds_only_what_the_image_needs() -> None:
     top = {p.relative_to(ROOT).parts[0] for p in build_context()}
-    assert top == {"pyproject.toml", "README.md", "src", "openapi", "scenarios"}
+    assert top == {"pyproject.toml", "README.md", "src", "openapi", "scenarios", "plans"}
     assert not [p for p in build_context() if "__pycache__" in p.parts or p.suffix == ".pyc"]
 
 
