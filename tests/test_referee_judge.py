@@ -52,3 +52,26 @@ def test_a_purchase_still_held_counts_as_unanswered() -> None:
     again |= {"transaction": again["requestBody"]["id"], "meterId": "EDGEHOLD"}
     status, messages = verdict([held, again], "lost-reply-no-new-purchase")
     assert status == "fail" and "#1 createTokenPurchaseRequest no answer" in messages[0]
+
+
+def purchase_at(seq: int, pid: str, status: int | None, operation: str = "createTokenPurchaseRequest") -> dict:
+    body = {"id": pid, "meter": {"meterId": "EDGELOST504"}}
+    return exchange(seq, operation, body, status) | {"transaction": pid, "meterId": "EDGELOST504"}
+
+
+def test_every_unresolved_purchase_of_the_meter_is_remembered() -> None:
+    first, second, third = (str(uuid.uuid4()) for _ in range(3))
+    journal = [
+        purchase_at(1, first, 504),
+        purchase_at(2, second, 504),  # a double vend
+        purchase_at(3, second, 202, "retryPurchaseRequest"),  # the second is resolved, the first is not
+        purchase_at(4, third, 201),  # so this is another
+    ]
+    status, messages = verdict(journal, "lost-reply-no-new-purchase")
+    assert status == "fail" and len(messages) == 2
+    assert messages[0].startswith(
+        f"#2 createTokenPurchaseRequest 504 buys again for meter EDGELOST504 while purchase {first}"
+    )
+    assert messages[1].startswith(
+        f"#4 createTokenPurchaseRequest 201 buys again for meter EDGELOST504 while purchase {first}"
+    )

@@ -167,28 +167,29 @@ def _id_unique(s: Session, v: Verdict) -> None:
 
 @check("lost-reply-no-new-purchase")
 def _no_new_purchase(s: Session, v: Verdict) -> None:
-    open_: dict[str, Msg] = {}  # meter -> the attempt whose answer was lost
+    unresolved: dict[str, dict[str, Msg]] = defaultdict(dict)  # meter -> purchase id -> its lost answer
     for m in s.all:
         pid, meter = m.transaction or "", m.meter or ""
-        if m.operation == PURCHASE and meter in open_ and open_[meter].transaction != pid:
-            lost = open_[meter]
-            v.findings.append(
-                Finding(
-                    (lost.seq, m.seq),
-                    (lost.transaction or "", pid),
-                    f"{m.label()} buys again for meter {meter} while purchase {lost.transaction} "
-                    f"({lost.label()}) has no final answer: a possible double vend; retry it or reverse it first",
-                )
-            )
+        if m.operation == PURCHASE:
+            for other, lost in unresolved[meter].items():
+                if other != pid:
+                    v.findings.append(
+                        Finding(
+                            (lost.seq, m.seq),
+                            (other, pid),
+                            f"{m.label()} buys again for meter {meter} while purchase {other} ({lost.label()}) "
+                            "has no final answer: a possible double vend; retry it or reverse it first",
+                        )
+                    )
         if m.operation in ATTEMPTS:
             if m.lost:
                 v.exercised = True
-                open_[meter] = m
-            elif open_.get(meter) and open_[meter].transaction == pid:
-                del open_[meter]
+                unresolved[meter][pid] = m
+            else:
+                unresolved[meter].pop(pid, None)
         elif m.operation == "reverseTokenPurchase":
-            for key in [k for k, lost in open_.items() if lost.transaction == pid]:
-                del open_[key]
+            for pending in unresolved.values():
+                pending.pop(pid, None)
 
 
 @check("lost-reply-resolved")
