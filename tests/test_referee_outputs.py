@@ -131,6 +131,7 @@ class _Dom(html.parser.HTMLParser):
         self.verdicts: dict[str, str] = {}
         self.exercises: dict[str, str] = {}
         self.svgs = 0
+        self.finding_lists = 0
         self.summary = ""
         self._in_summary = False
 
@@ -142,6 +143,7 @@ class _Dom(html.parser.HTMLParser):
         if tag == "tr" and "exercise" in classes:
             self.exercises[found["data-exercise"] or ""] = classes[1]
         self.svgs += tag == "svg"
+        self.finding_lists += tag == "ul" and "findings" in classes
         self._in_summary = found.get("id") == "summary"
 
     def handle_data(self, data: str) -> None:
@@ -184,6 +186,9 @@ def test_the_html_page_opens_in_chromium_with_verdicts_first_and_each_purchase_d
     assert set(dom.exercises) == {e.id for e in PLAN.exercises}
     purchases = httpx.get(f"{sim.base}/sim/transactions", params={"session": session}, timeout=30).json()
     assert dom.svgs == purchases["count"]
+    # Each purchase that was advised carries the finding on its advices under its diagram.
+    advised = [t for t in purchases["transactions"] if t["advices"]]
+    assert advised and dom.finding_lists == len(advised)
     assert dumped.stdout.index('id="verdicts"') < dumped.stdout.index("<svg")
 
 

@@ -2,7 +2,8 @@
 
 No external asset (styles inline, diagrams as inline SVG), so the page can be attached to a CI
 run and opened anywhere. A story is a sequence diagram: the PoS on the left, the provider on the
-right, one arrow per request and one per answer (dashed and red when the PoS never got it).
+right, one arrow per request and one per answer (dashed and red when the PoS never got it), and
+under it the findings that name its messages.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top
 .pass{background:#e6f4ea}.fail{background:#fde7e9}.not-exercised,.not-done{background:#f1f1f1;color:#666}
 .summary{font-size:1.2em;font-weight:600}.ok{color:#137333}.bad{color:#b3261e}
 .evidence{margin:.2em 0 0 1em;font-family:ui-monospace,monospace;font-size:.9em}
+.findings{color:#b3261e;font-family:ui-monospace,monospace;font-size:.9em}
 svg text{font:12px ui-monospace,monospace}
 """
 _ROW = 34
@@ -64,7 +66,8 @@ def html_page(report: dict[str, Any], exchanges: list[dict[str, Any]]) -> str:
             )
         parts.append("</table>")
     parts.append("<h2>Purchases</h2>")
-    flagged = {seq for rule in report["rules"] for f in rule["findings"] for seq in f["seqs"]}
+    findings = [(rule["rule"], f) for rule in report["rules"] for f in rule["findings"]]
+    flagged = {seq for _, f in findings for seq in f["seqs"]}
     stories = _stories(messages(exchanges))
     if not stories:
         parts.append("<p>No purchase in this session.</p>")
@@ -74,6 +77,12 @@ def html_page(report: dict[str, Any], exchanges: list[dict[str, Any]]) -> str:
             f'<h3 class="story" data-purchase="{escape(pid)}">Purchase {escape(pid)} (meter {escape(meter)})</h3>'
         )
         parts.append(_diagram(story, flagged))
+        seqs = {m.seq for m in story}
+        notes = [
+            f"<li><b>{escape(rule)}</b>: {escape(f['message'])}</li>" for rule, f in findings if seqs & set(f["seqs"])
+        ]
+        if notes:
+            parts.append(f'<ul class="findings">{"".join(notes)}</ul>')
     parts.append("</body></html>")
     return "\n".join(parts)
 
