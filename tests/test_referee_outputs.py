@@ -4,6 +4,7 @@ against the JUnit schema, `ppu-sim report`'s exit status, and the HTML page in a
 from __future__ import annotations
 
 import html.parser
+import json
 import os
 import re
 import shutil
@@ -205,3 +206,22 @@ def test_the_readme_referee_example_runs_as_written(start_sim: Callable[..., Sim
     assert shown and shown.group(1) in run.stdout.splitlines()
     assert "a possible double vend" in run.stdout and run.stdout.rstrip().endswith("exit 1")
     JUNIT_XSD.validate(str(tmp_path / "referee.xml"))
+
+
+def test_a_journal_that_dropped_exchanges_says_they_were_not_judged(
+    start_sim: Callable[..., Sim], tmp_path: Path
+) -> None:
+    server = start_sim("--journal-size", "4")
+    pos = Pos(server.base, "small")
+    trade(pos, [("EDGELOST504", 10000, False), ("EDGEPARTIAL", 10000, False)])
+    pos.close()
+    found = httpx.get(f"{server.base}/sim/report", params={"session": "small"}, timeout=30).json()
+    kept = httpx.get(f"{server.base}/sim/journal", params={"session": "small"}, timeout=30).json()
+    assert found["exchanges"] == 4 and found["dropped"] == kept["dropped"] > 0
+    note = f"({kept['dropped']} oldest exchanges were dropped from the journal, not judged)"
+    assert found["summary"]["text"].endswith(note)
+    live = report_cli(server, "--url", server.base, "--session", "small")
+    saved = tmp_path / "journal.json"
+    saved.write_text(json.dumps(kept))
+    offline = report_cli(server, "--offline", str(saved))
+    assert note in live.stdout.splitlines()[0] and offline.stdout == live.stdout

@@ -124,7 +124,13 @@ async def get_report(
     expect = None if confirmations is None else confirmations == "expected"
     # Judging a full journal takes seconds of CPU: off the event loop, so the PoS is still answered.
     report = await anyio.to_thread.run_sync(
-        build_report, exchanges, found.name, chosen, settings_for(chosen, expect), limiter=_JUDGES
+        build_report,
+        exchanges,
+        found.name,
+        chosen,
+        settings_for(chosen, expect),
+        found.journal.dropped,
+        limiter=_JUDGES,
     )
     if format_ == "junit":
         return ConnexionResponse(

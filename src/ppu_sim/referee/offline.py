@@ -21,8 +21,9 @@ class ReportError(Exception):
     """A plan, journal file or server that cannot be used: one line, exit status 2."""
 
 
-def read_journal(path: Path) -> list[dict[str, Any]]:
-    """A saved journal: the /sim/journal answer, a JSON array of exchanges, or one exchange per line."""
+def read_journal(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """A saved journal and how many exchanges it had dropped: the /sim/journal answer, a JSON array
+    of exchanges, or one exchange per line (the last two do not say)."""
     try:
         text = path.read_text("utf-8")
     except OSError as exc:
@@ -37,18 +38,22 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
     exchanges = data.get("exchanges") if isinstance(data, dict) else data
     if not isinstance(exchanges, list) or not all(isinstance(e, dict) and "seq" in e for e in exchanges):
         raise ReportError(f"{path}: not a journal: expected exchanges with a seq each")
-    return exchanges
+    dropped = data.get("dropped", 0) if isinstance(data, dict) else 0
+    return exchanges, dropped if isinstance(dropped, int) else 0
 
 
-def _live(args: argparse.Namespace) -> list[dict[str, Any]]:
+def _live(args: argparse.Namespace) -> tuple[list[dict[str, Any]], int]:
     from ppu_sim.testing import ControlClient, ControlError
 
+    client = ControlClient(args.url, args.session, args.admin_token or None)
     try:
-        return ControlClient(args.url, args.session, args.admin_token or None).journal()
+        exchanges = client.journal()
+        live = client.sessions()["sessions"]
     except ControlError as exc:
         raise ReportError(str(exc)) from None
     except OSError as exc:
         raise ReportError(f"cannot reach {args.url}: {exc}") from None
+    return exchanges, next((s["dropped"] for s in live if s["name"] == args.session), 0)
 
 
 def write_report(args: argparse.Namespace, out: TextIO) -> int:
@@ -57,10 +62,10 @@ def write_report(args: argparse.Namespace, out: TextIO) -> int:
         plan = find_plan(args.plan) if args.plan else None
     except PlanError as exc:
         raise ReportError("\n".join(exc.problems)) from None
-    exchanges = read_journal(args.offline) if args.offline else _live(args)
+    exchanges, dropped = read_journal(args.offline) if args.offline else _live(args)
     session = exchanges[0]["session"] if args.offline and exchanges else args.session
     expect = None if args.confirmations is None else args.confirmations == "expected"
-    report = build_report(exchanges, session, plan, settings_for(plan, expect))
+    report = build_report(exchanges, session, plan, settings_for(plan, expect), dropped)
     outputs = {
         args.junit: lambda: junit_xml(report),
         args.html: lambda: html_page(report, exchanges),

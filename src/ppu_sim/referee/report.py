@@ -26,8 +26,13 @@ def settings_for(
 
 
 def build_report(
-    exchanges: Iterable[dict[str, Any]], session: str, plan: Plan | None = None, settings: Settings | None = None
+    exchanges: Iterable[dict[str, Any]],
+    session: str,
+    plan: Plan | None = None,
+    settings: Settings | None = None,
+    dropped: int = 0,
 ) -> dict[str, Any]:
+    """``dropped``: exchanges the journal forgot (it was full); the report says so, as they were not judged."""
     exchanges = list(exchanges)
     settings = settings or settings_for(plan)
     verdicts = judge(exchanges, settings)
@@ -47,6 +52,7 @@ def build_report(
     report: dict[str, Any] = {
         "session": session,
         "exchanges": len(exchanges),
+        "dropped": dropped,
         "settings": {
             "expectConfirmations": settings.expect_confirmations,
             "clockToleranceSeconds": settings.clock_tolerance_s,
@@ -55,9 +61,11 @@ def build_report(
         "summary": summary,
         "rules": rules,
     }
+    caveat = f" ({dropped} oldest exchanges were dropped from the journal, not judged)" if dropped else ""
     if plan is None:
         summary["text"] = (
             f"{summary['passed']} rules passed, {summary['failed']} failed, {summary['notExercised']} not exercised"
+            + caveat
         )
         return report
     exercises = progress(plan, exchanges, verdicts)
@@ -65,6 +73,7 @@ def build_report(
     summary |= {"exercises": len(exercises), "exercisesDone": done, "coverage": round(100 * done / len(exercises), 1)}
     failed = summary["failed"]
     summary["text"] = f"{done} of {len(exercises)} exercises done, {failed} rule{'' if failed == 1 else 's'} failed"
+    summary["text"] += caveat
     report["plan"] = {"name": plan.name, "description": plan.description, "exercises": exercises}
     return report
 
