@@ -66,12 +66,12 @@ def write_report(args: argparse.Namespace, out: TextIO) -> int:
     session = exchanges[0]["session"] if args.offline and exchanges else args.session
     expect = None if args.confirmations is None else args.confirmations == "expected"
     report = build_report(exchanges, session, plan, settings_for(plan, expect), dropped)
-    outputs = {
-        args.junit: lambda: junit_xml(report),
-        args.html: lambda: html_page(report, exchanges),
-        args.json: lambda: json.dumps(report, indent=2) + "\n",
-    }
-    for path, render in outputs.items():
+    outputs = (
+        (args.junit, lambda: junit_xml(report)),
+        (args.html, lambda: html_page(report, exchanges)),
+        (args.json, lambda: json.dumps(report, indent=2) + "\n"),
+    )
+    for path, render in outputs:
         if path is not None:
             try:
                 path.write_text(render(), "utf-8")
