@@ -8,7 +8,6 @@ from the scenario that matches it; this module applies it.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -444,8 +443,11 @@ class Provider:
         )
 
     def _echo(self, body: Mapping[str, Any], fields: tuple[str, ...] = TRANSACTION_FIELDS) -> dict[str, Any]:
-        """The request's transaction fields verbatim, plus the provider's own reference."""
-        out = {k: copy.deepcopy(body[k]) for k in fields if k in body}
+        """The request's transaction fields verbatim, plus the provider's own reference.
+
+        Shared, not copied: a parsed request belongs to its one request, and answers are never
+        edited once built (a deep copy of every echo was a tenth of a purchase's time)."""
+        out = {k: body[k] for k in fields if k in body}
         rng = rng_for(self.seed, "tpi", str(body.get("id")))
         out["thirdPartyIdentifiers"] = [
             *out.get("thirdPartyIdentifiers", []),
@@ -459,7 +461,7 @@ class Provider:
         """A stored purchase answered again: same tokens, amounts and slip; the echoed fields are this request's."""
         assert stored is not None
         out = self._echo(body, echoed)
-        out.update({k: copy.deepcopy(stored[k]) for k in PURCHASE_FIELDS if k in stored})
+        out.update({k: stored[k] for k in PURCHASE_FIELDS if k in stored})
         return out
 
 
@@ -479,7 +481,7 @@ def _travelling(step: Step | None, reply: Reply) -> Reply:
 
 
 def _advice_echo(body: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: copy.deepcopy(body[k]) for k in ADVICE_FIELDS if k in body}
+    return {k: body[k] for k in ADVICE_FIELDS if k in body}
 
 
 def _slip_line(line: Mapping[str, Any]) -> dict[str, Any]:
