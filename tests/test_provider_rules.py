@@ -156,3 +156,40 @@ def test_a_repeated_key_change_confirmation_gets_the_first_answer(sim: Sim) -> N
     for changes in ({}, {"time": "2026-11-21T10:30:00Z"}):
         again = sim.post(path, {**advice(kid, cid), **changes})
         assert again.status_code == 202 and again.json() == first.json()
+
+
+def provider_reference(answer: dict[str, Any]) -> list[dict[str, str]]:
+    return [t for t in answer["thirdPartyIdentifiers"] if t["institutionId"] == "PPUSIM"]
+
+
+def test_every_answer_about_a_purchase_names_it_with_the_same_provider_reference(sim: Sim) -> None:
+    """A PoS echoes the purchase answer's thirdPartyIdentifiers in its advices; whichever answer it got
+    (the purchase, a retry on either path, a reprint), the provider's entry must be the same one."""
+    meter = sts_meter("0123456789")
+    pid, sale = buy(sim, meter, 10000)
+    own = provider_reference(sale)
+    assert len(own) == 1
+    for path in ("/tokenPurchases/{pid}/retry", "/tokenPurchases/{pid}/retries/{rid}"):
+        rid = new_id()
+        r = sim.post(path.format(pid=pid, rid=rid), purchase(meter, 10000, rid))
+        assert r.status_code == 202, r.text
+        assert provider_reference(r.json()) == own
+    # A retry that already carries the provider's entry (the PoS kept it) gets it once, not twice.
+    rid = new_id()
+    r = sim.post(f"/tokenPurchases/{pid}/retry", purchase(meter, 10000, rid, thirdPartyIdentifiers=own))
+    assert r.status_code == 202, r.text
+    assert provider_reference(r.json()) == own
+    r = sim.post(f"/tokenReprints/{(rp := new_id())}", reprint(meter, pid, rp))
+    assert r.status_code == 200, r.text
+    assert provider_reference(r.json()) == own
+
+
+def test_a_retry_of_a_purchase_never_seen_names_it_as_a_later_retry_does(sim: Sim) -> None:
+    meter = sts_meter("0123456790")
+    pid, first = new_id(), None
+    for _ in range(2):
+        rid = new_id()
+        r = sim.post(f"/tokenPurchases/{pid}/retry", purchase(meter, 10000, rid))
+        assert r.status_code == 202, r.text
+        first = first or provider_reference(r.json())
+        assert provider_reference(r.json()) == first

@@ -30,7 +30,7 @@ def test_readme_curl_examples_work(start_sim: Callable[..., Sim], tmp_path: Path
     run = subprocess.run(["bash", "-c", example_script(server.port, tmp_path)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     answers = [(json.loads(body), status) for body, status in ANSWER.findall(run.stdout)]
-    (lookup, _), (sold, _), (retried, _), (confirmed, s1), (again, s2), (error, _) = answers
+    (lookup, _), (sold, _), (retried, _), (confirmed, s1), (again, s2), *refused = answers
     sent = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in ("lookup", "tx", "retry", "conf")}
 
     # What was sent: a lookup body, and a retry that is the purchase with nothing but its id changed.
@@ -48,7 +48,15 @@ def test_readme_curl_examples_work(start_sim: Callable[..., Sim], tmp_path: Path
         assert retried[key] == sold[key], key
     assert s1 == s2 == "202"
     assert confirmed == again == {k: v for k, v in sent["conf"].items() if k != "tenders"}
-    assert error["errorType"] == "FORMAT_ERROR"
+
+    # The refusals the Errors and Limits sections show, each as its comment says.
+    (bad_meter, _), (many, _), (infinite, _), (too_long, status) = refused
+    assert bad_meter["errorType"] == "FORMAT_ERROR"
+    assert len(many["detailMessage"]["formatErrors"]) == 50 and many["detailMessage"]["formatErrorsTruncated"] is True
+    fields = [e["field"] for e in infinite["detailMessage"]["formatErrors"]]
+    assert "slipData.messageLines[0].fontWidthScaleFactor" in fields
+    assert status == "414" and "errorType" in too_long
+    assert "openapi: 3" in run.stdout
 
 
 def test_readme_states_each_test_meters_amount() -> None:

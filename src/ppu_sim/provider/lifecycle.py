@@ -111,7 +111,7 @@ class Provider:
             record = self._process_purchase(purchase_id, scenario, body)
         if record.error is not None:
             return _travelling(step, Reply(record.error["status"], error=_stored_error(record)))
-        return self._shaped(step, 202, self._replay(record.response, body, LABELLED_FIELDS))
+        return self._shaped(step, 202, self._replay(record, body, LABELLED_FIELDS))
 
     def trial(self, trial_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
         self._claim("trial", trial_id)
@@ -145,7 +145,7 @@ class Provider:
                 },
                 "No token to reprint",
             )
-        return self._shaped(step, 200, self._replay(record.response, body, TRANSACTION_FIELDS))
+        return self._shaped(step, 200, self._replay(record, body, TRANSACTION_FIELDS))
 
     def fault_report(self, request_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
         self._claim("faultReport", request_id)
@@ -300,7 +300,7 @@ class Provider:
                     self.store.set_meter_value(meter_id, f"debt:{i}", charged["balance"]["amount"])
                     recovered[i] = charged["amount"]["amount"] + charged["amount"]["tax"]
             self.store.set_meter_value(meter_id, f"recovered:{purchase_id}", recovered)
-        response = self._echo(body, LABELLED_FIELDS)
+        response = self._echo(body, LABELLED_FIELDS, reference=purchase_id)
         meter = {**profile["meter"], **body["meter"]}
         if any(t.type == "KC" for t in tokens):
             meter["keyChangeData"] = self._key_change_data(scenario, rng)
@@ -442,25 +442,29 @@ class Provider:
             }
         )
 
-    def _echo(self, body: Mapping[str, Any], fields: tuple[str, ...] = TRANSACTION_FIELDS) -> dict[str, Any]:
+    def _echo(
+        self, body: Mapping[str, Any], fields: tuple[str, ...] = TRANSACTION_FIELDS, reference: str | None = None
+    ) -> dict[str, Any]:
         """The request's transaction fields verbatim, plus the provider's own reference.
 
-        Shared, not copied: a parsed request belongs to its one request, and answers are never
-        edited once built (a deep copy of every echo was a tenth of a purchase's time)."""
+        The reference is derived from the transaction it names (``reference``, else the request's
+        id): a purchase, its retries and reprints all carry the purchase's, so the identifiers a PoS
+        echoes in its advices are the same whichever answer it got. A PoS that already sends it back
+        does not get it twice. Shared, not copied: a parsed request belongs to its one request, and
+        answers are never edited once built (a deep copy of every echo was a tenth of a purchase's time).
+        """
         out = {k: body[k] for k in fields if k in body}
-        rng = rng_for(self.seed, "tpi", str(body.get("id")))
-        out["thirdPartyIdentifiers"] = [
-            *out.get("thirdPartyIdentifiers", []),
-            {"institutionId": PROVIDER_INSTITUTION, "transactionIdentifier": f"{rng.randrange(16**12):012x}"},
-        ]
+        rng = rng_for(self.seed, "tpi", reference or str(body.get("id")))
+        own = {"institutionId": PROVIDER_INSTITUTION, "transactionIdentifier": f"{rng.randrange(16**12):012x}"}
+        out["thirdPartyIdentifiers"] = [*(t for t in out.get("thirdPartyIdentifiers", []) if t != own), own]
         return out
 
-    def _replay(
-        self, stored: dict[str, Any] | None, body: Mapping[str, Any], echoed: tuple[str, ...]
-    ) -> dict[str, Any]:
-        """A stored purchase answered again: same tokens, amounts and slip; the echoed fields are this request's."""
+    def _replay(self, record: PurchaseRecord, body: Mapping[str, Any], echoed: tuple[str, ...]) -> dict[str, Any]:
+        """A stored purchase answered again: same tokens, amounts, slip and provider reference; the
+        echoed fields are this request's."""
+        stored = record.response
         assert stored is not None
-        out = self._echo(body, echoed)
+        out = self._echo(body, echoed, reference=record.id)
         out.update({k: stored[k] for k in PURCHASE_FIELDS if k in stored})
         return out
 
