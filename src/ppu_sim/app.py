@@ -41,7 +41,8 @@ def load_catalogue(extra: Sequence[Path] = ()) -> Catalogue:
 
 
 def create_app(settings: Settings, catalogue: Catalogue | None = None) -> Gateway:
-    provider = Provider(catalogue or load_catalogue(settings.scenario_paths), MemoryStore(), settings.seed)
+    catalogue = catalogue or load_catalogue(settings.scenario_paths)
+    provider = Provider(catalogue, MemoryStore(settings.retention), settings.seed)
     simulator = Simulator(settings, provider, random.Random(settings.seed))
     api = connexion.AsyncApp(
         __name__,

@@ -134,7 +134,7 @@ class Provider:
         _, step = self._script("requestTokenReprint", body, headers, key=reprint_id)
         if refused := self._refusal(step):
             return refused
-        record = self._find_for_reprint(meter_id, body.get("originalRef"))
+        record = self.store.reprintable(meter_id, body.get("originalRef"))
         if record is None:
             raise ProviderError(
                 400,
@@ -299,7 +299,8 @@ class Provider:
                 if debts[i].balance is not None:
                     self.store.set_meter_value(meter_id, f"debt:{i}", charged["balance"]["amount"])
                     recovered[i] = charged["amount"]["amount"] + charged["amount"]["tax"]
-            self.store.set_meter_value(meter_id, f"recovered:{purchase_id}", recovered)
+            if recovered:  # only a meter with debt: most purchases would leave an empty entry per purchase
+                self.store.set_meter_value(meter_id, f"recovered:{purchase_id}", recovered)
         response = self._echo(body, LABELLED_FIELDS, reference=purchase_id)
         meter = {**profile["meter"], **body["meter"]}
         if any(t.type == "KC" for t in tokens):
@@ -363,12 +364,6 @@ class Provider:
         for i, amount in recovered.items():
             owed = self.store.meter_value(record.meter_id, f"debt:{i}")
             self.store.set_meter_value(record.meter_id, f"debt:{i}", owed + amount)
-
-    def _find_for_reprint(self, meter_id: str, original_ref: str | None) -> PurchaseRecord | None:
-        candidates = [r for r in self.store.purchases_for_meter(meter_id) if r.response and r.status != "reversed"]
-        if original_ref:
-            return next((r for r in reversed(candidates) if original_ref in _references(r)), None)
-        return candidates[-1] if candidates else None
 
     # -- advices ----------------------------------------------------------------------------
 
@@ -490,14 +485,6 @@ def _advice_echo(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def _slip_line(line: Mapping[str, Any]) -> dict[str, Any]:
     return {"fontWidthScaleFactor": 1.0, "fontHeightScaleFactor": 1.0, "line": False, "cut": False, **line}
-
-
-def _references(record: PurchaseRecord) -> set[str]:
-    response = record.response or {}
-    refs = {record.id, response.get("vatInvoiceNumber", "")}
-    refs.update(t.get("receiptNum", "") for t in response.get("tokens", ()))
-    refs.update(t.get("transactionIdentifier", "") for t in response.get("thirdPartyIdentifiers", ()))
-    return refs - {""}
 
 
 def _stored_error(record: PurchaseRecord) -> ProviderError:
