@@ -1,11 +1,14 @@
 """`ppu-sim serve` with a stall probe inside the process, for bench/versus_prism.py.
 
-A stall is any time the event loop could not run: a timer due every millisecond is late by that
-much (a full garbage collection, a long handler, anything holding the GIL). Each stall longer than
-``--stall-floor-ms`` is appended to ``--stall-log`` as ``<unix time> <milliseconds>``, and so is
-every garbage collection pass longer than that floor (``gc <generation> <milliseconds>``), so the
-bench can take the longest stall of each phase by its time window. Everything after ``--`` goes to
-``ppu-sim serve``.
+A stall is time in which nothing else in the process could run: a garbage collection, a long
+parse, any one step that holds the GIL. A watcher thread wakes every millisecond; Python hands the
+GIL over to a waiting thread every 5 ms (``sys.getswitchinterval``) unless one step keeps it, so
+the watcher is late by more than that only while such a step runs (or the machine itself gave the
+process no CPU). A saturated event loop is not a stall: it works through its queue step by step,
+and the watcher runs between steps. Each lateness beyond ``--stall-floor-ms`` is appended to
+``--stall-log`` as ``<unix time> <milliseconds>``, and every garbage collection pass longer than
+the floor as ``<unix time> gc<generation> <milliseconds>``, so the bench can take the longest of
+each phase by its time window. Everything after ``--`` goes to ``ppu-sim serve``.
 
     python bench/probed_serve.py --stall-log /tmp/stalls.txt -- --port 18080 --no-watch
 """
@@ -13,14 +16,13 @@ bench can take the longest stall of each phase by its time window. Everything af
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import sys
+import threading
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
 from ppu_sim import cli
-from ppu_sim.transport import server
 
 TICK = 0.001
 
@@ -34,21 +36,15 @@ def main() -> int:
     log = open(args.stall_log, "a", buffering=1)  # noqa: SIM115 - open for the life of the process
     floor = args.stall_floor_ms / 1000
     _time_collections(log, floor)
-    startup = server._Server.startup
-
-    async def probed_startup(self: Any, sockets: Any = None) -> None:
-        await startup(self, sockets)
-        self.probe = asyncio.create_task(_probe(log, floor))
-
-    server._Server.startup = probed_startup  # type: ignore[method-assign]
+    threading.Thread(target=_watch, args=(log, floor + sys.getswitchinterval()), daemon=True).start()
     serve_args = [a for a in args.serve if a != "--"]
     return cli.main(["serve", *serve_args])
 
 
-async def _probe(log: TextIO, floor: float) -> None:
+def _watch(log: TextIO, floor: float) -> None:
     while True:
         before = time.perf_counter()
-        await asyncio.sleep(TICK)
+        time.sleep(TICK)
         late = time.perf_counter() - before - TICK
         if late > floor:
             log.write(f"{time.time():.3f} {late * 1000:.1f}\n")

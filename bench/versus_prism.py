@@ -13,8 +13,9 @@ interleave the servers (ppu-sim, Prism, floor, ppu-sim, ...), so a change in the
 load hits all of them alike; the figures are medians over the repeats.
 
 Printed: requests/s per server and operation, ppu-sim / Prism and ppu-sim / floor, p50/p99, the
-longest stall of the ppu-sim process per phase (bench/probed_serve.py: a 1 ms timer on its event
-loop, and every garbage collection pass, timed inside the process), and then, on a fresh ppu-sim
+longest stall of the ppu-sim process per phase (bench/probed_serve.py: a watcher thread inside the
+process, late only while one step holds the GIL, and every garbage collection pass, timed; 0 when
+none passed the probe's 10 ms floor), and then, on a fresh ppu-sim
 with default settings, its RSS at 0 purchases and at each checkpoint up to --memory-purchases.
 """
 
@@ -55,7 +56,8 @@ class Run:
     p50_ms: float
     p99_ms: float
     failed: int
-    stall_ms: float | None = None
+    stall_ms: float = 0.0
+    gc_ms: float = 0.0
 
 
 @dataclass
@@ -175,15 +177,16 @@ def _wrk(port: int, base: str, op: str, tag: int, seconds: int) -> tuple[Run, in
     return run, requests
 
 
-def _longest_stall(stall_log: Path, start: float, end: float) -> float:
-    if not stall_log.exists():
-        return 0.0
-    worst = 0.0
-    for line in stall_log.read_text().splitlines():
-        parts = line.split()
-        if start <= float(parts[0]) <= end:
-            worst = max(worst, float(parts[-1]))
-    return worst
+def _stalls(stall_log: Path, start: float, end: float) -> tuple[float, float]:
+    """The longest stall and the longest garbage collection pass (ms) logged between start and end."""
+    worst = {"stall": 0.0, "gc": 0.0}
+    if stall_log.exists():
+        for line in stall_log.read_text().splitlines():
+            parts = line.split()
+            if start <= float(parts[0]) <= end:
+                kind = "gc" if parts[1].startswith("gc") else "stall"
+                worst[kind] = max(worst[kind], float(parts[-1]))
+    return worst["stall"], worst["gc"]
 
 
 def _measure(server: Server, seconds: int, repeat: int, stall_log: Path) -> dict[str, Run]:
@@ -195,7 +198,7 @@ def _measure(server: Server, seconds: int, repeat: int, stall_log: Path) -> dict
             start = time.time()
             run, _ = _wrk(port, server.base, op, 2000 + 10 * repeat + number, seconds)
             if server.name == "ppu-sim":
-                run.stall_ms = _longest_stall(stall_log, start, time.time())
+                run.stall_ms, run.gc_ms = _stalls(stall_log, start, time.time())
             runs[op] = run
         return runs
     finally:
@@ -223,10 +226,13 @@ def _report(results: dict[tuple[str, str], list[Run]], names: list[str]) -> None
     for op in OPERATIONS:
         ppu = _median(results[("ppu-sim", op)], "rate")
         parts = [f"{op}s: ppu-sim / {n} = {ppu / _median(results[(n, op)], 'rate'):.2f}" for n in names[1:]]
-        stall = max(r.stall_ms or 0.0 for r in results[("ppu-sim", op)])
         ppu_runs = results[("ppu-sim", op)]
+        stall, gc_pause = max(r.stall_ms for r in ppu_runs), max(r.gc_ms for r in ppu_runs)
         ratio = _median(ppu_runs, "p99_ms") / _median(ppu_runs, "p50_ms")
-        print("; ".join(parts) + f"; ppu-sim p99/p50 = {ratio:.1f}; longest stall {stall:.1f} ms")
+        print(
+            "; ".join(parts)
+            + f"; ppu-sim p99/p50 = {ratio:.1f}; longest stall {stall:.1f} ms, longest GC pass {gc_pause:.1f} ms"
+        )
 
 
 def _rss_mb(pid: int) -> float:
@@ -252,11 +258,11 @@ def _memory(purchases: int, stall_log: Path) -> None:
                 )
                 done, rate = done + answered, max(run.rate, 1.0)
                 runs.append(run)
-            stall = _longest_stall(stall_log, start, time.time())
+            stall, gc_pause = _stalls(stall_log, start, time.time())
             print(
                 f"  {done:>10,} purchases  RSS {_rss_mb(process.pid):7.1f} MB  ({_median(runs, 'rate'):,.0f}/s,"
                 f" p50 {_median(runs, 'p50_ms'):.1f} ms, p99 {max(r.p99_ms for r in runs):.1f} ms,"
-                f" longest stall {stall:.1f} ms)",
+                f" longest stall {stall:.1f} ms, GC pass {gc_pause:.1f} ms)",
                 flush=True,
             )
     finally:

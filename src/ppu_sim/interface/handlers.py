@@ -98,13 +98,17 @@ def _answer(operation: str, path_id: str | None, call: Call, original_id: str | 
     The body is the one the validator parsed and checked (handlers take no ``body`` argument, so
     Connexion does not parse it again).
     """
-    scope = current_request.scope
-    with simulator_of(scope).provider.atomic():
-        return _attempt(operation, request_body(scope), path_id, call, original_id)
+    scope = current_request.scope  # a context lookup: done once
+    provider = simulator_of(scope).provider
+    with provider.atomic():
+        return _attempt(provider, scope, operation, path_id, call, original_id)
 
 
-def _attempt(operation: str, body: Body, path_id: str | None, call: Call, original_id: str | None) -> ConnexionResponse:
+def _attempt(
+    provider: Provider, scope: Any, operation: str, path_id: str | None, call: Call, original_id: str | None
+) -> ConnexionResponse:
     """Check id agreement, run the provider, and render its reply or error as the contract says."""
+    body = request_body(scope)
     request_id = str(body.get("id", path_id or ""))
     try:
         _check_ids(
@@ -113,16 +117,17 @@ def _attempt(operation: str, body: Body, path_id: str | None, call: Call, origin
             original_id,
             advice=operation in ("confirmTokenPurchase", "reverseTokenPurchase", "confirmKeyChange"),
         )
-        reply = call(simulator_of(current_request.scope).provider, body, _headers())
+        reply = call(provider, body, _headers(scope))
     except ProviderError as exc:
         reply = Reply(exc.status, error=exc)
     return render(reply, operation, request_id, original_id)
 
 
-def _headers() -> dict[str, str]:
-    """The request's headers in one pass (``dict(headers)`` looks each key up again: quadratic).
-    Reversed, so a repeated header keeps its first value, as a lookup by name gives it."""
-    return dict(reversed(current_request.headers.items()))
+def _headers(scope: Any) -> dict[str, str]:
+    """The request's headers in one pass (``dict(headers)`` looks each key up again: quadratic), named
+    in lower case as ASGI gives them. Reversed, so a repeated header keeps its first value, as a
+    lookup by name gives it."""
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(scope["headers"])}
 
 
 def _check_ids(body: dict[str, Any], path_id: str | None, original_id: str | None, advice: bool) -> None:
