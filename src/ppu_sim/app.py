@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import random
 import re
 from collections.abc import Callable, Sequence
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,13 @@ from ppu_sim.transport.gateway import Gateway
 class _OnceDecorator(StarletteDecorator):
     """Connexion decorates the handler anew on every request: reading its signature, building a URI
     parser, wrapping it three times. All of that depends on the operation alone, so it is done on
-    the operation's first request and reused (it was about a tenth of a request's time)."""
+    the operation's first request and reused (it was about a tenth of a request's time).
+
+    The handlers take only the contract's path and query ids, all strings, by their Python names
+    (the body waits in the scope, see ``interface.validation.request_body``), so they are called
+    with just those: Connexion's general argument marshalling (form fields, files, defaults, casts)
+    was another tenth.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -49,8 +56,26 @@ class _OnceDecorator(StarletteDecorator):
 
     def decorate(self, function: Callable[..., Any]) -> Callable[..., Any]:
         if self._decorated is None:
-            self._decorated = super().decorate(function)
+            respond = self._response_decorator_cls(framework=self.framework, jsonifier=self.jsonifier)
+            self._decorated = respond(_with_ids(function))
         return self._decorated
+
+
+def _with_ids(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """The handler called with the request's path and query parameters its signature names."""
+    wanted = set(inspect.signature(handler).parameters)
+
+    async def call(request: Any) -> Any:
+        given = {**request.query_params, **request.path_params}
+        return await handler(**{python: value for name, value in given.items() if (python := _python(name)) in wanted})
+
+    return call
+
+
+@lru_cache(maxsize=128)
+def _python(name: str) -> str:
+    """operationId or parameter name, camelCase, as a Python name: purchaseId -> purchase_id."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class _Operation(AsyncOperation):
@@ -68,7 +93,7 @@ class HandlerResolver(Resolver):
     """operationId createMeterLookup -> interface.handlers.create_meter_lookup; the spec stays unannotated."""
 
     def resolve_operation_id(self, operation: Any) -> str:
-        return "ppu_sim.interface.handlers." + re.sub(r"(?<!^)(?=[A-Z])", "_", operation.operation_id).lower()
+        return "ppu_sim.interface.handlers." + _python(operation.operation_id)
 
 
 def load_catalogue(extra: Sequence[Path] = ()) -> Catalogue:

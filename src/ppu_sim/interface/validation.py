@@ -31,6 +31,7 @@ import anyio
 import jsonschema_rs
 from connexion.exceptions import BadRequestProblem
 from connexion.json_schema import Draft4RequestValidator
+from connexion.utils import is_null, is_nullable
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, FormatChecker, ValidationError
 from jsonschema.exceptions import best_match
@@ -109,6 +110,7 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
 RequestValidator = extend(Draft4RequestValidator, {"pattern": _pattern})
 _VALIDATORS: dict[int, Draft4Validator] = {}
 _COMPILED: dict[int, tuple[dict[str, Any], jsonschema_rs.Draft4Validator]] = {}
+_PARAMETER_VALIDATORS: dict[int, tuple[dict[str, Any], Draft4Validator]] = {}
 
 
 def compiled_validator(schema: dict[str, Any]) -> jsonschema_rs.Draft4Validator:
@@ -295,10 +297,30 @@ def not_uuid(field: str, value: Any, strict: bool) -> dict[str, Any] | None:
     return None
 
 
+def _parameter_validator(schema: dict[str, Any]) -> Draft4Validator:
+    """A parameter's schema as Connexion checks it (plain Draft 4), built once per schema."""
+    found = _PARAMETER_VALIDATORS.get(id(schema))
+    if found is None or found[0] is not schema:
+        validator = Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+        found = _PARAMETER_VALIDATORS[id(schema)] = (schema, validator)
+    return found[1]
+
+
 def make_parameter_validator(strict: bool) -> type[ParameterValidator]:
     """Path and query checks reported like body checks: every parameter, as {field, msg, value}."""
 
     class ContractParameterValidator(ParameterValidator):
+        def validate_parameter(self, where: str, value: Any, param: dict[str, Any], name: Any = None) -> str | None:
+            """Connexion's check with each parameter's validator built once: it deep-copied the
+            parameter and built a Draft-4 validator for every parameter of every request."""
+            if value is None or (is_nullable(param) and is_null(value)):
+                return super().validate_parameter(where, value, param, name)
+            try:
+                _parameter_validator(param.get("schema", param)).validate(value)
+            except ValidationError as exc:
+                return str(exc)
+            return None
+
         def validate_request(self, request: Any) -> None:
             errors: list[dict[str, Any]] = []
             if self.strict_validation:
