@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
-import socket
+import re
 import subprocess
 import sys
 import time
@@ -24,6 +24,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from ppu_sim.pytest_plugin import free_port
 from ppu_sim.scenario.matcher import luhn_check_digit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,12 +41,6 @@ def new_id() -> str:
 def sts_meter(payload: str) -> str:
     """An STS meter number: the payload plus its Luhn check digit (the digit itself is tested separately)."""
     return payload + luhn_check_digit(payload)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cli() -> str:
@@ -213,3 +208,31 @@ def assert_conforms(op_id: str, response: httpx.Response) -> None:
     )
     errors = sorted(validator.iter_errors(response.json()), key=str)
     assert not errors, f"{op_id} {status} body breaks the contract: {errors[0]}"
+
+
+# -- schemathesis ----------------------------------------------------------------------------------
+
+
+def schemathesis_finds_nothing(server: Sim, config: Path, document: str, operations: int, *args: str) -> None:
+    """Run `st` on a served document with a config file; it must test every operation and find nothing.
+
+    Runs from the config's folder, so no other schemathesis.toml is picked up; stops the server.
+    """
+    st = Path(sys.executable).with_name("st")
+    try:
+        run = subprocess.run(
+            [str(st), "--config-file", str(config), "run", server.base + document, *args, "--no-color"],
+            cwd=config.parent,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        server.stop()
+    output = run.stdout + run.stderr
+    tail = output[-8000:]
+    assert run.returncode == 0, tail
+    assert f"Tested: {operations}\n" in output, tail
+    counts = re.search(r"(\d+) generated, (\d+) passed", output)
+    assert counts and counts[1] == counts[2] and int(counts[1]) > 0, tail
+    assert "Failures:" not in output and "Errors:" not in output, tail

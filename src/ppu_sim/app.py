@@ -1,9 +1,9 @@
-"""Composition root: the contract served by Connexion, wrapped in the simulator's ASGI layers."""
+"""Composition root: the contract served by Connexion, the control API beside it, wrapped in the
+simulator's ASGI layers."""
 
 from __future__ import annotations
 
 import inspect
-import random
 import re
 from collections.abc import Callable, Sequence
 from functools import cached_property, lru_cache
@@ -20,10 +20,11 @@ from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 
 from ppu_sim.config import Settings
+from ppu_sim.control.app import AdminGuard, control_api
+from ppu_sim.control.recorder import Recorder, is_control
+from ppu_sim.control.sessions import Sessions
 from ppu_sim.interface import http_errors, spec
 from ppu_sim.interface.validation import FormatProblem, make_body_validator, make_parameter_validator, strict_document
-from ppu_sim.provider.lifecycle import Provider
-from ppu_sim.provider.store import MemoryStore
 from ppu_sim.runtime import Simulator
 from ppu_sim.scenario.loader import builtin_pack_paths, load_packs
 from ppu_sim.scenario.matcher import Catalogue
@@ -90,10 +91,14 @@ class _Api(AsyncApi):
 
 
 class HandlerResolver(Resolver):
-    """operationId createMeterLookup -> interface.handlers.create_meter_lookup; the spec stays unannotated."""
+    """operationId createMeterLookup -> <module>.create_meter_lookup; the documents stay unannotated."""
+
+    def __init__(self, module: str) -> None:
+        super().__init__()
+        self.module = module
 
     def resolve_operation_id(self, operation: Any) -> str:
-        return "ppu_sim.interface.handlers." + _python(operation.operation_id)
+        return f"{self.module}." + _python(operation.operation_id)
 
 
 def load_catalogue(extra: Sequence[Path] = ()) -> Catalogue:
@@ -101,10 +106,25 @@ def load_catalogue(extra: Sequence[Path] = ()) -> Catalogue:
     return Catalogue(load_packs([*builtin_pack_paths(), *extra], spec.allowed_statuses()))
 
 
-def create_app(settings: Settings, catalogue: Catalogue | None = None) -> Gateway:
-    catalogue = catalogue or load_catalogue(settings.scenario_paths)
-    provider = Provider(catalogue, MemoryStore(settings.retention), settings.seed)
-    simulator = Simulator(settings, provider, random.Random(settings.seed))
+def create_app(settings: Settings, catalogue: Catalogue | None = None) -> Recorder:
+    sessions = Sessions(
+        catalogue or load_catalogue(settings.scenario_paths),
+        seed=settings.seed,
+        journal_size=settings.journal_size,
+        ttl=settings.session_ttl,
+        max_sessions=settings.max_sessions,
+        retention=settings.retention,
+    )
+    simulator = Simulator(settings, sessions)
+    # Strict mode serves and enforces the closed variant; lenient mode the file as written.
+    document = strict_document(spec.document()) if settings.strict else spec.document()
+    documents = contract_documents(spec.BASE_PATH, document, None if settings.strict else spec.text())
+    interface = FaultMiddleware(_built(_interface_app(settings, document)), simulator.stopping)
+    control = AdminGuard(_built(control_api(HandlerResolver("ppu_sim.control.handlers"))))
+    return Recorder(Gateway(Dispatch(interface, control), simulator, documents), simulator)
+
+
+def _interface_app(settings: Settings, document: dict[str, Any]) -> connexion.AsyncApp:
     api = connexion.AsyncApp(
         __name__,
         validator_map={
@@ -113,12 +133,9 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> Gatewa
         },
     )
     api._middleware_app.api_cls = _Api  # one decoration per operation, not per request
-    # Strict mode serves and enforces the closed variant; lenient mode the file as written.
-    document = strict_document(spec.document()) if settings.strict else spec.document()
-    documents = contract_documents(spec.BASE_PATH, document, None if settings.strict else spec.text())
     api.add_api(
         document,
-        resolver=HandlerResolver(),
+        resolver=HandlerResolver("ppu_sim.interface.handlers"),
         pythonic_params=True,
         strict_validation=settings.strict,
         # The Gateway serves the documents themselves; the UI reads them from there.
@@ -128,8 +145,24 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> Gatewa
     api.add_error_handler(ProblemException, http_errors.problem)
     api.add_error_handler(HTTPException, http_errors.http_exception)
     api.add_error_handler(Exception, http_errors.unexpected)
-    # Connexion builds its stack on the first request; build it now so a bad spec or handler
-    # fails at start-up, not on a client's first call.
+    return api
+
+
+def _built(api: connexion.AsyncApp) -> connexion.AsyncApp:
+    """Connexion builds its stack on the first request; build it now so a bad document or handler
+    fails at start-up, not on a client's first call."""
     stack = api.middleware
     stack.app, stack.middleware_stack = stack._build_middleware_stack()
-    return Gateway(FaultMiddleware(api), simulator, documents)
+    return api
+
+
+class Dispatch:
+    """/sim/ goes to the control API, everything else to the interface."""
+
+    def __init__(self, interface: Any, control: Any) -> None:
+        self.interface = interface
+        self.control = control
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        app = self.control if scope["type"] == "http" and is_control(scope["path"]) else self.interface
+        await app(scope, receive, send)

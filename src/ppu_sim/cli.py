@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ppu_sim import __version__
-from ppu_sim.config import ENV_PREFIX, Settings, parse_tokens, parse_users
+from ppu_sim.config import ENV_PREFIX, SESSION_MODES, Settings, parse_duration, parse_tokens, parse_users
 from ppu_sim.interface import spec
 from ppu_sim.scenario.catalogue import describe_catalogue
 from ppu_sim.scenario.loader import ScenarioError, builtin_pack_paths, load_packs
@@ -109,6 +109,7 @@ def parser() -> argparse.ArgumentParser:
     commands = _choice_of(top, "command")
     _add_serve(commands)
     _add_scenarios(commands)
+    _add_control(commands)
     return top
 
 
@@ -179,6 +180,40 @@ def _add_serve(commands: Any) -> None:
     )
     serve.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
     serve.add_argument(
+        "--sessions",
+        choices=SESSION_MODES,
+        default=Settings.sessions,
+        help="what names a request's session: the X-PPU-Session header (else the Basic user), the user "
+        "alone, or off (one session for all)",
+    )
+    serve.add_argument(
+        "--session-ttl",
+        type=_duration,
+        default=Settings.session_ttl,
+        metavar="SECONDS",
+        help="idle time after which a session is forgotten (90, 15m, 1h)",
+    )
+    serve.add_argument(
+        "--max-sessions",
+        type=_whole,
+        default=Settings.max_sessions,
+        metavar="N",
+        help="most sessions kept at once; the oldest idle one goes first",
+    )
+    serve.add_argument(
+        "--journal-size",
+        type=_whole,
+        default=Settings.journal_size,
+        metavar="N",
+        help="exchanges kept per session; the oldest go first",
+    )
+    serve.add_argument(
+        "--admin-token",
+        default="",
+        metavar="TOKEN",
+        help="the bearer token the control API (/sim/) requires (default: none; open)",
+    )
+    serve.add_argument(
         "--log-level",
         type=str.lower,
         choices=LOG_LEVELS,
@@ -187,6 +222,36 @@ def _add_serve(commands: Any) -> None:
     )
     for name, kind, text in LIMITS:
         serve.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(Settings, name), help=text)
+
+
+def _add_control(commands: Any) -> None:
+    """`journal` and `transactions`: a running simulator's control API, read at a terminal."""
+    journal = commands.add_parser(
+        "journal",
+        help="print what a PoS sent to a running simulator, one line per exchange",
+        description="Print a session's exchanges: time, session, operation, ids, status, errorType, scenario, "
+        "fault. Colour on a terminal, plain when piped.",
+    )
+    transactions = commands.add_parser(
+        "transactions",
+        help="print the reconciliation table of a running simulator",
+        description="Print one row per purchase of a session: its state, amounts, retries and advices.",
+    )
+    for sub in (journal, transactions):
+        sub.add_argument(
+            "--url",
+            default=os.environ.get(f"{ENV_PREFIX}URL", "http://127.0.0.1:8080"),
+            help=f"the simulator [{ENV_PREFIX}URL]",
+        )
+        sub.add_argument("--session", default="default", help="whose exchanges")
+        sub.add_argument(
+            "--admin-token",
+            default=os.environ.get(f"{ENV_PREFIX}ADMIN_TOKEN", ""),
+            help=f"the control API's bearer token, if it has one [{ENV_PREFIX}ADMIN_TOKEN]",
+        )
+    journal.add_argument("--follow", "-f", action="store_true", help="keep printing exchanges as they complete")
+    journal.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")
+    transactions.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output form")
 
 
 def _add_scenarios(commands: Any) -> None:
@@ -232,6 +297,13 @@ def _seconds(text: str) -> float:
     if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
     return value
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _users(text: str) -> dict[str, str]:
@@ -294,6 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return _serve(args)
+    if args.command in ("journal", "transactions"):
+        return _control(args)
     if args.action == "validate":
         return _validate(args.paths)
     try:
@@ -324,10 +398,36 @@ def _serve(args: argparse.Namespace) -> int:
         retention=args.retention,
         watch=not args.no_watch,
         log_level=args.log_level,
+        sessions=args.sessions,
+        session_ttl=args.session_ttl,
+        max_sessions=args.max_sessions,
+        journal_size=args.journal_size,
+        admin_token=args.admin_token,
         **{name: getattr(args, name) for name, _, _ in LIMITS},
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run(settings)
+
+
+def _control(args: argparse.Namespace) -> int:
+    from ppu_sim.control.console import print_journal, print_transactions
+    from ppu_sim.testing import ControlClient, ControlError
+
+    client = ControlClient(args.url, args.session, args.admin_token or None)
+    try:
+        if args.command == "journal":
+            print_journal(client, sys.stdout, as_json=args.format == "json", follow=args.follow)
+        else:
+            print_transactions(client, sys.stdout, args.format)
+    except ControlError as exc:
+        print(f"ppu-sim {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # refused, unreachable
+        print(f"ppu-sim {args.command}: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, BrokenPipeError):  # --follow ends with Ctrl+C; `| head` closes early
+        return 0
+    return 0
 
 
 def _validate(paths: Sequence[Path]) -> int:

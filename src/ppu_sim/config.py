@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ENV_PREFIX = "PPU_SIM_"
+# What names a request's session: the X-PPU-Session header (else the Basic user), the user, or nothing.
+SESSION_MODES = ("header", "user", "off")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,12 @@ class Settings:
     retention: int = 100_000
     watch: bool = True
     log_level: str = "info"
+    # Sessions and the control API (docs/sessions.md, docs/control-api.md).
+    sessions: str = "header"
+    session_ttl: float = 3600.0
+    max_sessions: int = 256
+    journal_size: int = 10_000
+    admin_token: str = ""
 
     @property
     def auth_configured(self) -> bool:
@@ -52,6 +60,20 @@ def parse_users(text: str) -> dict[str, str]:
             raise ValueError(f"bad --users entry {entry!r}: expected user:password")
         users[user] = password
     return users
+
+
+def parse_duration(text: str) -> float:
+    """Seconds, or a number with s, m or h: ``90``, ``30s``, ``15m``, ``1h``."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    value = text.strip().lower()
+    scale = units.get(value[-1:])
+    try:
+        seconds = float(value[:-1] if scale else value) * (scale or 1)
+    except ValueError:
+        raise ValueError(f"bad duration {text!r}: expected seconds, or a number with s, m or h") from None
+    if seconds <= 0:
+        raise ValueError(f"bad duration {text!r}: must be more than 0")
+    return seconds
 
 
 def parse_tokens(text: str) -> frozenset[str]:

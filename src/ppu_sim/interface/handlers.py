@@ -18,8 +18,8 @@ from connexion.lifecycle import ConnexionResponse
 
 from ppu_sim.interface.validation import request_body
 from ppu_sim.provider.errors import REQUEST_TYPES, ProviderError, error_detail, format_error
-from ppu_sim.provider.lifecycle import Provider, Reply
-from ppu_sim.runtime import simulator_of
+from ppu_sim.provider.lifecycle import Provider, Reply, Trace
+from ppu_sim.runtime import note_of, session_of
 from ppu_sim.transport.faults import encode_directive
 
 Body = dict[str, Any]
@@ -99,7 +99,7 @@ def _answer(operation: str, path_id: str | None, call: Call, original_id: str | 
     Connexion does not parse it again).
     """
     scope = current_request.scope  # a context lookup: done once
-    provider = simulator_of(scope).provider
+    provider = session_of(scope).provider
     with provider.atomic():
         return _attempt(provider, scope, operation, path_id, call, original_id)
 
@@ -110,6 +110,7 @@ def _attempt(
     """Check id agreement, run the provider, and render its reply or error as the contract says."""
     body = request_body(scope)
     request_id = str(body.get("id", path_id or ""))
+    provider.trace = Trace()
     try:
         _check_ids(
             body,
@@ -120,7 +121,16 @@ def _attempt(
         reply = call(provider, body, _headers(scope))
     except ProviderError as exc:
         reply = Reply(exc.status, error=exc)
+    _annotate(scope, provider.trace)
     return render(reply, operation, request_id, original_id)
+
+
+def _annotate(scope: Any, trace: Trace) -> None:
+    """Tell the journal who answered (the note travels in the request's scope, like the request)."""
+    note = note_of(scope)
+    note.scenario, note.pack, note.step, note.meter_id = trace.scenario, trace.pack, trace.step, trace.meter_id
+    if trace.transaction:
+        note.transaction = trace.transaction
 
 
 def _headers(scope: Any) -> dict[str, str]:

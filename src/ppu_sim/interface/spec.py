@@ -76,6 +76,15 @@ def route(path: str) -> tuple[str | None, dict[str, str]]:
     return next((op for op, (_, p, _) in operations().items() if p.split("/")[:2] == resource.split("/")), None), {}
 
 
+def operation_for(method: str, path: str) -> tuple[str | None, dict[str, str]]:
+    """The operation a request addresses exactly (method and path) and its path parameters."""
+    relative = _relative(path)
+    for rx, op_method, op in _templates():
+        if op_method == method and (found := rx.fullmatch(relative)):
+            return op, found.groupdict()
+    return None, {}
+
+
 def methods_for_path(path: str) -> list[str]:
     """Methods the contract defines for a path (for the Allow header of a 405)."""
     return sorted({method for rx, method, _ in _templates() if rx.fullmatch(_relative(path))})

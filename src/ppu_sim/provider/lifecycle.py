@@ -51,14 +51,31 @@ class Reply:
     fault: Fault | None = None
 
 
-class Provider:
-    """One simulated provider: the scenarios in force, and everything it has acknowledged."""
+@dataclass
+class Trace:
+    """Who answered the last request: scenario, the step of its sequence (from 1), and the
+    purchase or key change it belongs to when only the provider can tell (a reprint's record)."""
 
-    def __init__(self, catalogue: Catalogue, store: Store, seed: int = 0) -> None:
+    scenario: str | None = None
+    pack: str | None = None
+    step: int | None = None
+    transaction: str | None = None
+    meter_id: str | None = None
+
+
+class Provider:
+    """One simulated provider: the scenarios in force, and everything it has acknowledged.
+
+    ``trace`` describes the request being answered; the caller resets it before each request.
+    """
+
+    def __init__(self, catalogue: Catalogue, store: Store, seed: int = 0, data: DataGenerator | None = None) -> None:
         self.catalogue = catalogue
         self.store = store
         self.seed = seed
-        self.data = DataGenerator(seed)
+        # Shareable: a meter's generated data depends only on the seed and the meter.
+        self.data = data or DataGenerator(seed)
+        self.trace = Trace()
 
     def atomic(self) -> AbstractContextManager[None]:
         """One request's unit of work: what answering it changes stands only if the block ends
@@ -145,6 +162,7 @@ class Provider:
                 },
                 "No token to reprint",
             )
+        self.trace.transaction = record.id
         return self._shaped(step, 200, self._replay(record, body, TRANSACTION_FIELDS))
 
     def fault_report(self, request_id: str, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
@@ -214,7 +232,13 @@ class Provider:
                 "FORMAT_ERROR",
                 {"formatErrors": [{"field": "header:X-PPU-Scenario", "msg": "no such scenario", "value": str(exc)}]},
             ) from None
-        return scenario, self._step(scenario, operation, key, facts.meter_id)
+        step = self._step(scenario, operation, key, facts.meter_id)
+        self.trace.meter_id = facts.meter_id
+        if scenario is not None:
+            self.trace.scenario, self.trace.pack = scenario.name, scenario.pack
+            steps = scenario.steps_for(operation)
+            self.trace.step = next((i for i, s in enumerate(steps, 1) if s is step), None)
+        return scenario, step
 
     def _step(self, scenario: Scenario | None, operation: str, request_key: str, meter_id: str | None) -> Step | None:
         if scenario is None:

@@ -12,10 +12,10 @@ import json
 import sys
 import zlib
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, overload
 
 # A purchase's status once it issued nothing a reprint could show, or took back what it issued.
 _NOT_REPRINTABLE = ("declined", "reversed")
@@ -71,6 +71,9 @@ class Store(Protocol):
 
     def save_purchase(self, record: PurchaseRecord) -> None: ...
     def purchases_for_meter(self, meter_id: str) -> list[PurchaseRecord]: ...
+    def purchases(self) -> Sequence[PurchaseRecord]:
+        """Every purchase kept, in the order first seen (for reconciliation)."""
+
     def reprintable(self, meter_id: str, reference: str | None = None) -> PurchaseRecord | None:
         """The meter's newest purchase that issued tokens and was not reversed; with a reference,
         the newest such purchase whose id or :meth:`PurchaseRecord.references` include it."""
@@ -262,6 +265,9 @@ class MemoryStore:
                 return self._codec.decoded(purchase_id, kept)
         return None
 
+    def purchases(self) -> Sequence[PurchaseRecord]:
+        return _Purchases(list(self._purchases), self._purchases, self._codec)
+
     def key_change(self, request_id: str) -> KeyChangeRecord | None:
         if request_id in self._key_changes:
             self._keep(self._key_changes, request_id, copied=True)
@@ -293,6 +299,28 @@ class MemoryStore:
             self._on_failure(lambda: events.appendleft(oldest))
         events.append(body)
         self._on_failure(events.pop)
+
+
+class _Purchases(Sequence[PurchaseRecord]):
+    """The purchases kept when it was made, each decoded only when read: counting them costs nothing."""
+
+    def __init__(self, ids: list[str], kept: dict[str, _Kept], codec: _Codec) -> None:
+        self._ids = ids
+        self._kept = kept
+        self._codec = codec
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> PurchaseRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[PurchaseRecord]: ...
+    def __getitem__(self, index: int | slice) -> PurchaseRecord | list[PurchaseRecord]:
+        if isinstance(index, slice):
+            return [self._codec.decoded(i, self._kept[i]) for i in self._ids[index]]
+        purchase_id = self._ids[index]
+        return self._codec.decoded(purchase_id, self._kept[purchase_id])
 
 
 class _Codec:

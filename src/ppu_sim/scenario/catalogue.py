@@ -63,10 +63,12 @@ def derived_tags(sc: Scenario) -> list[str]:
 
 
 def operations_of(sc: Scenario) -> list[str]:
+    """In the contract's order, never a set's: two runs list a scenario the same way."""
+    matched = [op for op in OPERATIONS if sc.match.operations is None or op in sc.match.operations]
     if ANY_OPERATION in sc.respond:
-        return list(sc.match.operations or OPERATIONS)
+        return matched
     scripted = set(sc.respond) | (set(sc.match.operations) if sc.match.operations else set())
-    return [op for op in OPERATIONS if op in scripted] or list(sc.match.operations or OPERATIONS)
+    return [op for op in OPERATIONS if op in scripted] or matched
 
 
 def describe_step(step: Step) -> dict[str, Any]:

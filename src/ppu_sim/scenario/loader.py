@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -38,7 +38,7 @@ from ppu_sim.scenario.model import (
     Scenario,
     Step,
 )
-from ppu_sim.scenario.source import SourceError, clip, read_source
+from ppu_sim.scenario.source import Source, SourceError, clip, parse_source, read_source
 
 Path_ = tuple[str | int, ...]
 
@@ -100,8 +100,17 @@ def load_packs(paths: Iterable[Path], allowed_statuses: Mapping[str, frozenset[i
 
 
 def load_pack(path: Path, allowed_statuses: Mapping[str, frozenset[int]]) -> Pack:
+    return _pack(lambda: read_source(path), path, allowed_statuses)
+
+
+def parse_pack(text: str, path: Path, allowed_statuses: Mapping[str, frozenset[int]]) -> Pack:
+    """A pack from its text (YAML, or JSON, which is YAML too), checked exactly as a file; ``path`` names it."""
+    return _pack(lambda: parse_source(text), path, allowed_statuses)
+
+
+def _pack(read: Callable[[], Source], path: Path, allowed_statuses: Mapping[str, frozenset[int]]) -> Pack:
     try:
-        source = read_source(path)
+        source = read()
     except SourceError as exc:
         where = f"{path}:{exc.line}: {_dotted(exc.field)}" if exc.line else str(path)
         raise ScenarioError([f"{where}: {exc.message}"]) from exc

@@ -47,7 +47,13 @@ class Source:
 
 
 def read_source(path: Path) -> Source:
-    text = _read_text(path)
+    return parse_source(_read_text(path))
+
+
+def parse_source(text: str) -> Source:
+    """Pack text (from a file, or uploaded to the control API) under the same bounds as a file."""
+    if len(text) > MAX_BYTES:
+        raise SourceError(f"cannot read: larger than {MAX_BYTES // 2**20} MiB (split it into several packs)")
     try:
         loader = _Loader(text)
     except yaml.reader.ReaderError as exc:  # a control character, found before parsing starts

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ppu_sim.interface import spec
-from ppu_sim.runtime import simulator_of
+from ppu_sim.runtime import Note, note_of, session_of, simulator_of
 from ppu_sim.scenario.model import Delay, Fault
 
 DIRECTIVE_HEADER = "x-ppu-sim-directive"
@@ -50,15 +50,15 @@ def sample(delay: Delay, rng: Any) -> float:
 
 
 class FaultMiddleware:
-    """Outermost ASGI layer: global latency, scripted delays and transport faults.
+    """The interface's outer ASGI layer: global latency, scripted delays and transport faults.
 
     ``stopping`` is set when the server shuts down: waits end at once and held requests are
     closed, so stopping the simulator never waits out a hold.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, stopping: asyncio.Event) -> None:
         self.app = app
-        self.stopping = asyncio.Event()
+        self.stopping = stopping
 
     async def __call__(self, scope: Message, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -72,21 +72,23 @@ class FaultMiddleware:
         await self.app(scope, receive, capture)
         directive = _pop_directive(held[0]) if held else None
         delay, fault = _delay(directive), _fault(directive)
-        sim = simulator_of(scope)
-        latency = sim.provider.catalogue.latency if _is_api(scope["path"]) else None
-        # Drawn in request order from the seeded generator: the same traffic replays the same timings.
-        wait = sum(sample(d, sim.rng) for d in (latency, delay) if d is not None)
+        latency = session_of(scope).provider.catalogue.latency if _is_api(scope["path"]) else None
+        # Drawn in request order from the session's seeded generator: the same traffic replays the same timings.
+        wait = sum(sample(d, session_of(scope).rng) for d in (latency, delay) if d is not None)
+        note = note_of(scope)
+        _plan(note, held, wait, fault)
         if delay or fault or wait:
             level = logging.INFO if delay or fault else logging.DEBUG
             kind = fault.kind if fault else "-"
             log.log(level, "%s %s: delay %.3f s, fault %s", scope["method"], scope["path"], wait, kind)
         if wait > 0 and not await self._pause(wait, receive):
+            note.client_gone = True
             return
         if fault is None:
             for message in held:
                 await send(message)
             return
-        await self._misbehave(fault, held, receive, send, sim.settings.hold_seconds)
+        await self._misbehave(fault, held, receive, send, simulator_of(scope).settings.hold_seconds, note)
 
     async def _pause(self, seconds: float, receive: Any) -> bool:
         """Wait out ``seconds`` on the event loop; False if the client left meanwhile.
@@ -102,13 +104,17 @@ class FaultMiddleware:
             stop.cancel()
         return not (gone.done() and not gone.cancelled())
 
-    async def _misbehave(self, fault: Fault, held: list[Message], receive: Any, send: Any, hold: float) -> None:
-        start, body = held[0], b"".join(m.get("body", b"") for m in held[1:])
+    async def _misbehave(
+        self, fault: Fault, held: list[Message], receive: Any, send: Any, hold: float, note: Note
+    ) -> None:
+        start, body = held[0], note.body
         kind = fault.kind
         if kind == "hold":
             if not await self._pause(fault.seconds if fault.seconds is not None else hold, receive):
+                note.client_gone = True
                 return
             kind = "close" if fault.then == "close" or self.stopping.is_set() else "answer"
+            note.fault = f"hold-{kind}"
         if kind in ("reset", "close"):
             await _break(send, receive, kind)
             return
@@ -129,6 +135,7 @@ class FaultMiddleware:
             for i in range(0, len(body), fault.chunk):
                 await send({"type": "http.response.body", "body": body[i : i + fault.chunk], "more_body": True})
                 if not self.stopping.is_set() and not await self._pause(fault.interval, receive):
+                    note.client_gone = True
                     return
             await send({"type": "http.response.body", "body": b""})
         elif kind == "truncated":
@@ -169,6 +176,14 @@ async def _break(send: Any, receive: Any, how: str) -> None:
     # Return only once the server has seen the connection go, or it would report an unfinished response.
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(_client_gone(receive), _BREAK_GRACE)
+
+
+def _plan(note: Note, held: list[Message], wait: float, fault: Fault | None) -> None:
+    """What the handler answered and what happens to it, before anything is sent."""
+    note.status = held[0]["status"] if held else None
+    note.body = b"".join(m.get("body", b"") for m in held[1:])
+    note.delay = wait
+    note.fault = fault.kind if fault else None
 
 
 def _pop_directive(start: Message) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Sequence
@@ -15,16 +16,20 @@ from watchfiles import Change, awatch
 from ppu_sim import __version__
 from ppu_sim.app import create_app, load_catalogue
 from ppu_sim.config import Settings
+from ppu_sim.control.recorder import Recorder
 from ppu_sim.interface.spec import BASE_PATH
 from ppu_sim.paths import bundled
 from ppu_sim.scenario.loader import ScenarioError
 from ppu_sim.scenario.model import Pack
-from ppu_sim.transport.faults import FaultMiddleware
-from ppu_sim.transport.gateway import Gateway
 from ppu_sim.transport.protocol import guarded_protocol
 
 log = logging.getLogger("ppu_sim")
 
+_SESSIONS = {
+    "header": "one per X-PPU-Session header, else per Basic user",
+    "user": "one per Basic user",
+    "off": "one for all",
+}
 # Held requests are open connections: allow this many before the process runs out of descriptors.
 _WANTED_FILES = 65_536
 # Descriptors kept for what is not a client connection (listening socket, scenario files, logs, watcher).
@@ -47,6 +52,12 @@ def run(settings: Settings) -> int:
         return 1
     _settle_heap()
     files = _raise_file_limit()
+    if not settings.admin_token and not _loopback(settings.host):
+        log.warning(
+            "the control API (/sim/) is open to anyone who can reach %s: set --admin-token "
+            "(PPU_SIM_ADMIN_TOKEN) to require a bearer token for it",
+            settings.host,
+        )
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -68,7 +79,7 @@ def run(settings: Settings) -> int:
 class _Server(uvicorn.Server):
     """uvicorn's server plus the scenario watcher, and an early end to held requests on shutdown."""
 
-    def __init__(self, config: uvicorn.Config, app: Gateway, settings: Settings) -> None:
+    def __init__(self, config: uvicorn.Config, app: Recorder, settings: Settings) -> None:
         super().__init__(config)
         self.app = app
         self.settings = settings
@@ -77,15 +88,14 @@ class _Server(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
-            print(banner(self.settings, self.app.simulator.provider.catalogue.packs), flush=True)
+            print(banner(self.settings, self.app.simulator.sessions.catalogue.packs), flush=True)
         if self.settings.watch and self.settings.scenario_paths:
             self.watcher = asyncio.create_task(_watch(self.app, self.settings.scenario_paths))
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         if self.watcher:
             self.watcher.cancel()
-        if isinstance(self.app.app, FaultMiddleware):
-            self.app.app.stopping.set()
+        self.app.simulator.stopping.set()
         await super().shutdown(sockets)
 
 
@@ -99,6 +109,9 @@ def banner(settings: Settings, packs: Sequence[Pack]) -> str:
         f"  base path   {root}{BASE_PATH}",
         f"  swagger ui  {root}{BASE_PATH}/ui/",
         f"  health      {root}/health",
+        f"  control api {root}/sim/ (swagger ui {root}/sim/ui/), "
+        + ("bearer token required" if settings.admin_token else "open (no --admin-token)"),
+        f"  sessions    {_SESSIONS[settings.sessions]}; {settings.journal_size} exchanges kept per session",
     ]
     for pack in packs:
         where = "built in" if Path(pack.path).resolve().parent == builtin else pack.path
@@ -120,7 +133,7 @@ def banner(settings: Settings, packs: Sequence[Pack]) -> str:
     return "\n".join(lines)
 
 
-async def _watch(app: Gateway, paths: Sequence[Path]) -> None:
+async def _watch(app: Recorder, paths: Sequence[Path]) -> None:
     """On a change to a --scenarios file, load everything afresh; keep the last good set on error.
 
     The folders holding the files are watched rather than the files themselves, so an editor's
@@ -137,7 +150,7 @@ async def _watch(app: Gateway, paths: Sequence[Path]) -> None:
             except Exception:
                 log.exception("scenario reload failed unexpectedly; keeping the last good set, still watching")
             else:
-                app.simulator.provider.catalogue = catalogue
+                app.simulator.sessions.set_catalogue(catalogue)
                 count = sum(len(p.scenarios) for p in catalogue.packs)
                 log.info("scenarios reloaded: %d scenario(s) from %d pack(s)", count, len(catalogue.packs))
     except (OSError, RuntimeError) as exc:  # e.g. a watched folder was deleted
@@ -167,6 +180,13 @@ def _settle_heap() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(_YOUNG_OBJECTS, *gc.get_threshold()[1:])
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _raise_file_limit() -> int | None:

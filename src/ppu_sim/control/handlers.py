@@ -1,0 +1,158 @@
+"""The control API's handlers (operationIds of openapi/ppu-sim-control.yaml), thin over the session.
+
+Every operation works on the caller's session: ``?session=``, else the X-PPU-Session header,
+else ``default``. Reading a session that does not exist is a 404 (a typo must not look like an
+empty journal); loading a pack or resetting creates it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from connexion import request as current_request
+from connexion.lifecycle import ConnexionResponse
+
+from ppu_sim.control.errors import ControlError
+from ppu_sim.control.queries import BadCriteria, Criteria, select
+from ppu_sim.control.reconcile import as_csv, transactions
+from ppu_sim.control.sessions import DEFAULT_SESSION, SESSION_HEADER, Session
+from ppu_sim.interface import spec
+from ppu_sim.runtime import simulator_of
+from ppu_sim.scenario.catalogue import describe_catalogue
+from ppu_sim.scenario.loader import ScenarioError, parse_pack
+
+
+def _name(session: str | None) -> str:
+    return session or current_request.headers.get(SESSION_HEADER) or DEFAULT_SESSION
+
+
+def _existing(session: str | None) -> Session:
+    name = _name(session)
+    sessions = simulator_of(current_request.scope).sessions
+    found = sessions.find(name) if name != DEFAULT_SESSION else sessions.get(name)
+    if found is None:
+        raise ControlError(404, "unknown-session", f"no live session named {name!r}", "session")
+    return found
+
+
+def _any(session: str | None) -> Session:
+    return simulator_of(current_request.scope).sessions.get(_name(session))
+
+
+def _json(payload: Any, status: int = 200) -> ConnexionResponse:
+    return ConnexionResponse(
+        status_code=status, mimetype="application/json", content_type="application/json", body=json.dumps(payload)
+    )
+
+
+async def get_journal(
+    session: str | None = None,
+    operation: str | None = None,
+    meter_id: str | None = None,
+    purchase_id: str | None = None,
+    status: int | None = None,
+    since: int | None = None,
+    limit: int = 100,
+    order: str = "oldest",
+) -> ConnexionResponse:
+    found = _existing(session)
+    chosen = select(
+        found.journal, operation=operation, meter_id=meter_id, purchase_id=purchase_id, status=status, since=since
+    )
+    if order == "newest":
+        chosen.reverse()
+    return _json(
+        {
+            "session": found.name,
+            "matched": len(chosen),
+            "kept": len(found.journal),
+            "dropped": found.journal.dropped,
+            "lastSeq": found.journal.last_seq,
+            "exchanges": [e.as_json() for e in chosen[:limit]],
+        }
+    )
+
+
+async def get_exchange(seq: int, session: str | None = None) -> ConnexionResponse:
+    found = _existing(session)
+    exchange = found.journal.get(seq)
+    if exchange is None:
+        raise ControlError(404, "unknown-seq", f"session {found.name!r} holds no exchange {seq}", "seq")
+    return _json(exchange.as_json())
+
+
+async def clear_journal(session: str | None = None) -> ConnexionResponse:
+    found = _existing(session)
+    return _json({"session": found.name, "cleared": found.journal.clear()})
+
+
+async def count_exchanges(body: dict[str, Any], session: str | None = None) -> ConnexionResponse:
+    try:
+        criteria = Criteria.parse(body)
+    except BadCriteria as exc:
+        raise ControlError(400, "bad-criteria", str(exc), exc.field) from None
+    found = _existing(session)
+    seqs = [e.seq for e in found.journal if criteria(e)]
+    return _json({"session": found.name, "count": len(seqs), "seqs": seqs})
+
+
+async def get_transactions(session: str | None = None, format_: str = "json") -> ConnexionResponse:
+    found = _existing(session)
+    table = transactions(found.provider.store.purchases(), found.journal)
+    table["session"] = found.name
+    if format_ == "csv":
+        return ConnexionResponse(status_code=200, mimetype="text/csv", content_type="text/csv", body=as_csv(table))
+    return _json(table)
+
+
+async def get_scenarios(session: str | None = None) -> ConnexionResponse:
+    return _json(describe_catalogue(_existing(session).provider.catalogue.packs))
+
+
+async def load_scenarios(session: str | None = None) -> ConnexionResponse:
+    raw = await current_request.body()
+    try:
+        pack = parse_pack(raw.decode("utf-8", errors="replace"), Path("upload"), spec.allowed_statuses())
+    except ScenarioError as exc:
+        raise ControlError(400, "invalid-pack", "\n".join(exc.problems), "body", exc.problems) from None
+    target = _any(session)
+    simulator_of(current_request.scope).sessions.add_pack(target, pack)
+    return _json({"session": target.name, "pack": pack.name, "scenarios": [sc.name for sc in pack.scenarios]}, 201)
+
+
+async def delete_scenarios(pack: str, session: str | None = None) -> ConnexionResponse:
+    found = _existing(session)
+    if not simulator_of(current_request.scope).sessions.remove_pack(found, pack):
+        raise ControlError(404, "unknown-pack", f"session {found.name!r} has no uploaded pack {pack!r}", "pack")
+    return ConnexionResponse(status_code=204)
+
+
+async def reset_session(session: str | None = None) -> ConnexionResponse:
+    fresh = simulator_of(current_request.scope).sessions.reset(_name(session))
+    return _json({"session": fresh.name, "reset": True})
+
+
+async def list_sessions() -> ConnexionResponse:
+    sessions = simulator_of(current_request.scope).sessions
+    live = [
+        {
+            "name": s.name,
+            "created": s.created.isoformat(timespec="seconds"),
+            "idleSeconds": round(sessions.idle(s), 3),
+            "exchanges": len(s.journal),
+            "dropped": s.journal.dropped,
+            "purchases": len(s.provider.store.purchases()),
+            "packs": list(s.packs),
+        }
+        for s in sessions
+    ]
+    return _json(
+        {
+            "sessions": live,
+            "evicted": sessions.evicted,
+            "maxSessions": sessions.max_sessions,
+            "ttlSeconds": sessions.ttl,
+        }
+    )
