@@ -92,14 +92,45 @@ class Store(Protocol):
 
 class _Kept(NamedTuple):
     """A purchase as the in-memory store holds it: the fields it is found by, the rest as one
-    compressed JSON blob. Strings, bytes and tuples of them hold no references the garbage
-    collector must follow, so a full collection does not grow with the store."""
+    compressed JSON blob."""
 
     meter_id: str
     scenario: str | None
     status: str
     references: tuple[str, ...]
     blob: bytes
+
+
+class _KeptTable:
+    """Purchases by id, each row a plain tuple of strings and bytes.
+
+    CPython stops tracking such a tuple in the cycle collector (an exact tuple only: a NamedTuple
+    stays tracked), so a full collection does not grow with the store. A row is named as a
+    :class:`_Kept` when read.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[Any, ...]] = {}
+
+    def __contains__(self, purchase_id: str) -> bool:
+        return purchase_id in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __getitem__(self, purchase_id: str) -> _Kept:
+        return _Kept._make(self._rows[purchase_id])
+
+    def __setitem__(self, purchase_id: str, kept: _Kept) -> None:
+        self._rows[purchase_id] = tuple(kept)
+
+    def get(self, purchase_id: str) -> _Kept | None:
+        row = self._rows.get(purchase_id)
+        return None if row is None else _Kept._make(row)
+
+    def pop(self, purchase_id: str) -> _Kept | None:
+        row = self._rows.pop(purchase_id, None)
+        return None if row is None else _Kept._make(row)
 
 
 class _Window:
@@ -149,7 +180,7 @@ class MemoryStore:
     def __init__(self, retention: int = 0) -> None:
         self.retention = retention
         self._ids: dict[str, _Window] = defaultdict(lambda: _Window(retention))
-        self._purchases: dict[str, _Kept] = {}
+        self._purchases = _KeptTable()
         self._purchase_order = _Window(retention)
         self._by_meter: dict[str, deque[str]] = {}  # purchase ids, oldest first
         self._by_reference: dict[str, tuple[str, ...]] = {}  # reference -> purchase ids, oldest first
@@ -196,6 +227,7 @@ class MemoryStore:
             window.trim()
         for purchase_id in self._purchase_order.trim():
             kept = self._purchases.pop(purchase_id)
+            assert kept is not None  # the order holds exactly the ids kept
             ids = self._by_meter[kept.meter_id]
             ids.popleft()  # purchases are forgotten in the order they came, per meter too
             if not ids:
@@ -234,7 +266,7 @@ class MemoryStore:
         self._purchases[record.id] = kept
 
     def _unsave(self, purchase_id: str, meter_id: str, references: tuple[str, ...]) -> None:
-        self._purchases.pop(purchase_id, None)
+        self._purchases.pop(purchase_id)
         self._purchase_order.remove_newest(purchase_id)
         ids = self._by_meter[meter_id]
         ids.pop()
@@ -304,7 +336,7 @@ class MemoryStore:
 class _Purchases(Sequence[PurchaseRecord]):
     """The purchases kept when it was made, each decoded only when read: counting them costs nothing."""
 
-    def __init__(self, ids: list[str], kept: dict[str, _Kept], codec: _Codec) -> None:
+    def __init__(self, ids: list[str], kept: _KeptTable, codec: _Codec) -> None:
         self._ids = ids
         self._kept = kept
         self._codec = codec
