@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import weakref
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -258,13 +259,16 @@ class _OneWrite:
 
     def __init__(self, transport: asyncio.Transport, cycle: Any, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
-        self._cycle = cycle
+        # Weak: the cycle holds this object, and a reference back would make each response a
+        # reference cycle that only a garbage collection pass frees.
+        self._cycle = weakref.ref(cycle)
         self._loop = loop
         self._head: bytes | None = None
         self._started = False
 
     def write(self, data: bytes) -> None:
-        if self._cycle.response_started and not self._started:
+        cycle = self._cycle()
+        if cycle is not None and cycle.response_started and not self._started:
             self._started = True  # the first write once the response has begun is its head
             self._head = data
             self._loop.call_soon(self._flush)
