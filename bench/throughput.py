@@ -1,11 +1,13 @@
 """How much traffic can a PoS load test push through one simulator? Requests per second and latency.
 
 Starts `ppu-sim serve` on a free loopback port with the built-in packs, then runs N virtual
-terminals at once, each doing lookup -> purchase -> confirmation on its own valid STS meter, and
-prints requests per second and p50/p99 latency per operation. Loopback only, bounded in count,
-stops everything it started.
+terminals at once, each doing lookup -> purchase -> confirmation on its own meter, and prints
+requests per second and p50/p99 latency per operation. With ``--meters sts`` each terminal has a
+valid STS meter number (real STS tokens); with ``--meters tst`` a plain id (random token
+numbers), to see what the STS tokens cost. Loopback only, bounded in count, stops everything it
+started.
 
-    .venv/bin/python bench/throughput.py [--terminals 16] [--flows 1000]
+    .venv/bin/python bench/throughput.py [--terminals 16] [--flows 1000] [--meters sts|tst]
 """
 
 from __future__ import annotations
@@ -51,24 +53,27 @@ async def flow(client: httpx.AsyncClient, meter: str, timings: dict[str, list[fl
             raise SystemExit(f"{name} answered {r.status_code}: {r.text}")
 
 
-async def terminal(port: int, number: int, flows: int, timings: dict[str, list[float]]) -> None:
+def meter_of(kind: str, number: int) -> str:
     payload = f"{7_000_000_000 + number}"
-    meter = payload + luhn_check_digit(payload)
+    return payload + luhn_check_digit(payload) if kind == "sts" else f"BENCH{payload}"
+
+
+async def terminal(port: int, meter: str, flows: int, timings: dict[str, list[float]]) -> None:
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", auth=AUTH, timeout=30) as client:
         for _ in range(flows):
             await flow(client, meter, timings)
 
 
-async def measure(port: int, terminals: int, flows: int) -> None:
-    await terminal(port, 9999, 20, defaultdict(list))  # warm-up
+async def measure(port: int, terminals: int, flows: int, kind: str) -> None:
+    await terminal(port, meter_of(kind, 9999), 20, defaultdict(list))  # warm-up
     timings: dict[str, list[float]] = defaultdict(list)
     per_terminal = max(1, flows // terminals)
     began = time.perf_counter()
-    await asyncio.gather(*(terminal(port, n, per_terminal, timings) for n in range(terminals)))
+    await asyncio.gather(*(terminal(port, meter_of(kind, n), per_terminal, timings) for n in range(terminals)))
     elapsed = time.perf_counter() - began
     total = sum(len(v) for v in timings.values())
     print(
-        f"{terminals} terminals, {per_terminal * terminals} sales, {total} requests in {elapsed:.1f} s: "
+        f"{kind} meters, {terminals} terminals, {per_terminal * terminals} sales, {total} requests in {elapsed:.1f} s: "
         f"{total / elapsed:.0f} requests/s"
     )
     for name, values in timings.items():
@@ -79,14 +84,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--terminals", type=int, default=16, choices=range(1, 257), metavar="1..256")
     parser.add_argument("--flows", type=int, default=1000, choices=range(1, 20_001), metavar="1..20000")
+    parser.add_argument("--meters", choices=("sts", "tst"), default="sts", help="STS meter numbers or plain ids")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         pack = Path(tmp) / "empty.yaml"
-        pack.write_text("pack: bench-throughput\nscenarios: []\n")
+        # Plain ids behave as the generated STS meters do, but get random token numbers.
+        pack.write_text(
+            "pack: bench-throughput\nscenarios:\n"
+            "  - {name: plain, summary: plain meters, match: {meterId: {pattern: '^BENCH[0-9]+$'}}}\n"
+        )
         port = free_port()
         proc = start_server(port, pack, Path(tmp) / "server.log")
         try:
-            asyncio.run(measure(port, args.terminals, args.flows))
+            asyncio.run(measure(port, args.terminals, args.flows, args.meters))
         finally:
             proc.terminate()
             proc.wait(10)

@@ -20,11 +20,18 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from ppu_sim.sts.crypto import Algorithm
+from ppu_sim.sts.identity import DEFAULT_VENDING_KEY, Identity
+from ppu_sim.sts.keys import KeyGeneration, KeySet, KeyType
+from ppu_sim.sts.meter import MeterNumber
+from ppu_sim.sts.tid import BaseDate
+from ppu_sim.sts.virtual_meter import Accepted, Reason, Rejected, VirtualMeter
 from tests.support import (
     AUTH,
     BASE,
@@ -263,7 +270,8 @@ class Journey:
             self.buy(low - 1)
         if "errorType:AMOUNT_TOO_HIGH" in self.tags:
             self.buy(high + 1)
-        at_least = 2 if "lost-reply" in self.tags else 1  # two lost purchases must not share tokens
+        # Two lost purchases must not share tokens; a reused TID shows on the second token.
+        at_least = 2 if self.tags & {"lost-reply", "sts-fault:reused-tid"} else 1
         for _ in range(self.attempts("createTokenPurchaseRequest", at_least)):
             self.buy(amount)
         for op in FOLLOW_UPS:
@@ -558,7 +566,8 @@ def check_key_change(j: Journey) -> None:
     assert bodies, "no key change tokens"
     for body in bodies:
         kinds = [t["tokenType"] for t in body["tokens"]]
-        assert kinds.count("KC") == 2 and "STD" in kinds, kinds
+        set_size = 4 if body["meter"].get("algorithmCode") == "11" else 2  # a 128-bit MISTY1 key takes four
+        assert kinds.count("KC") == set_size and "STD" in kinds, kinds
         assert set(body["meter"]["keyChangeData"]) == {"newSupplyGroupCode", "newKeyRevisionNumber", "newTariffIndex"}
 
 
@@ -625,6 +634,54 @@ def check_electrum(j: Journey) -> None:
     assert x.status == 201 and x.body["minAmount"]["amount"] == x.body["maxAmount"]["amount"], x.body
 
 
+def virtual_meter(j: Journey, reply: dict[str, Any]) -> VirtualMeter:
+    """A meter set up as the reply's codes and the scenario's sts section say, with docs/sts.md's defaults."""
+    sts, codes = j.row["sts"] or {}, reply["meter"]
+    keys = KeySet(
+        sgc=codes["supplyGroupCode"],
+        ti=int(codes["tariffIndex"]),
+        krn=int(codes["keyRevisionNum"]),
+        kt=KeyType(sts.get("kt", KeyType.DUTK)),
+        algorithm=Algorithm.of(codes["algorithmCode"]),
+        dkga=KeyGeneration(sts.get("dkga", KeyGeneration.DKGA04)),
+        base_date=BaseDate.of(sts.get("baseDate", 2014)),
+    )
+    number = MeterNumber.parse(sts.get("meterNumber", j.meter))
+    return VirtualMeter.installed(Identity(number, keys, sts.get("ken", 255)), DEFAULT_VENDING_KEY)
+
+
+def check_sts_tokens(j: Journey) -> None:
+    """Every token vended is accepted once by a meter with the key the first reply describes, for the units stated."""
+    replies = list(j.vended.values())
+    assert replies, "nothing was vended"
+    meter = virtual_meter(j, replies[0])
+    for reply in replies:
+        for token in reply["tokens"]:
+            shown = meter.key_in(token["token"])
+            assert isinstance(shown, Accepted), (token, shown)
+            if token["tokenType"] in ("STD", "BSST", "REFUND"):
+                assert shown.units == Decimal(str(token["units"])), (token, shown)
+            if token["tokenType"] == "PWRLMT":
+                assert shown.limit == round(token["units"] * 1000), (token, shown)
+    first = next(t["token"] for t in replies[0]["tokens"] if t["tokenType"] != "KC")
+    assert meter.key_in(first) == Rejected(Reason.USED)
+
+
+def check_sts_fault(fault: str) -> Check:
+    def check(j: Journey) -> None:
+        replies = list(j.vended.values())
+        meter = virtual_meter(j, replies[0])
+        tokens = [t["token"] for reply in replies for t in reply["tokens"]]
+        if fault == "reused-tid":
+            assert len(tokens) >= 2, "one token cannot reuse a TID"
+            assert isinstance(meter.key_in(tokens[0]), Accepted)
+            assert [meter.key_in(t) for t in tokens[1:]] == [Rejected(Reason.USED)] * (len(tokens) - 1)
+        else:
+            assert tokens and all(meter.key_in(t) == Rejected(Reason.AUTHENTICATION) for t in tokens), tokens
+
+    return check
+
+
 def check_default(j: Journey) -> None:
     assert not j.row["meterIds"], "a catch-all lists meter ids"
     assert all(j.meter not in row["meterIds"] for row in ROWS), "the meter used is claimed by another scenario"
@@ -656,12 +713,14 @@ CHECKS: dict[str, Check] = {
     "slip": check_slip,
     "electrum-test-server": check_electrum,
     "default": check_default,
+    "sts-tokens": check_sts_tokens,
 }
 PARAMETRISED: dict[str, Callable[[str], Check]] = {
     "errorType": check_error_type,
     "status": lambda v: check_status(int(v)),
     "fault": check_fault,
     "delay": check_delay,
+    "sts-fault": check_sts_fault,
 }
 
 

@@ -114,6 +114,7 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> Record
         ttl=settings.session_ttl,
         max_sessions=settings.max_sessions,
         retention=settings.retention,
+        vending_key=settings.vending_key,
     )
     simulator = Simulator(settings, sessions)
     # Strict mode serves and enforces the closed variant; lenient mode the file as written.

@@ -1,4 +1,4 @@
-"""Command line: `ppu-sim serve` and `ppu-sim scenarios validate|list`.
+"""Command line: `ppu-sim serve`, `ppu-sim scenarios validate|list` and `ppu-sim token decode|encode`.
 
 Every `serve` option can also come from the environment as PPU_SIM_<OPTION> (`--hold-seconds`
 is PPU_SIM_HOLD_SECONDS): the variable is derived from the option's name, so an option added
@@ -16,6 +16,8 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from datetime import datetime, timezone
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
@@ -25,6 +27,13 @@ from ppu_sim.config import ENV_PREFIX, SESSION_MODES, Settings, parse_duration, 
 from ppu_sim.interface import spec
 from ppu_sim.scenario.catalogue import describe_catalogue
 from ppu_sim.scenario.loader import ScenarioError, builtin_pack_paths, load_packs
+from ppu_sim.scenario.model import StsSpec
+from ppu_sim.sts import codec
+from ppu_sim.sts.describe import describe
+from ppu_sim.sts.identity import DEFAULT_VENDING_KEY_HEX, parse_vending_key
+from ppu_sim.sts.layout import TokenCrcError
+from ppu_sim.sts.tid import tid_of
+from ppu_sim.sts.vendor import HAND_KINDS, hand_token
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
@@ -69,10 +78,11 @@ class _Parser(argparse.ArgumentParser):
             if variable not in os.environ:
                 continue
             value = os.environ[variable]
+            shown = "<hidden>" if getattr(action, "secret", False) else repr(value)
             flag = action.option_strings[0]
             if action.nargs == 0:  # a switch
                 if value.strip().lower() not in (*_TRUE, *_FALSE):
-                    raise UsageError(f"{self.prog}: {variable}={value!r}: expected 1/0, true/false, yes/no or on/off")
+                    raise UsageError(f"{self.prog}: {variable}={shown}: expected 1/0, true/false, yes/no or on/off")
                 option = [flag] if value.strip().lower() in _TRUE else []
             elif action.nargs == "*":
                 option = [flag, *(p for p in value.split(os.pathsep) if p)]
@@ -81,7 +91,7 @@ class _Parser(argparse.ArgumentParser):
             try:  # this value alone, so the message names its variable
                 argparse.ArgumentParser.parse_known_args(self, option)
             except UsageError as exc:
-                raise UsageError(f"{self.prog}: {variable}={value!r}: {exc.reason}") from None
+                raise UsageError(f"{self.prog}: {variable}={shown}: {exc.reason}") from None
             words += option
         return words
 
@@ -109,6 +119,7 @@ def parser() -> argparse.ArgumentParser:
     commands = _choice_of(top, "command")
     _add_serve(commands)
     _add_scenarios(commands)
+    _add_token(commands)
     _add_control(commands)
     return top
 
@@ -222,6 +233,15 @@ def _add_serve(commands: Any) -> None:
     )
     for name, kind, text in LIMITS:
         serve.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(Settings, name), help=text)
+    vending_key = serve.add_argument(
+        "--vending-key",
+        type=_vending_key,
+        default=DEFAULT_VENDING_KEY_HEX,
+        metavar="HEX",
+        help="the 160-bit STS vending key (40 hex digits) that STS meters' keys come from; DKGA02 meters use its "
+        "first 64 bits (the default is the public STS test key)",
+    )
+    vending_key.secret = True  # type: ignore[attr-defined]  # never echoed, not even when refused
 
 
 def _add_control(commands: Any) -> None:
@@ -283,6 +303,45 @@ def _add_scenarios(commands: Any) -> None:
     )
 
 
+def _add_token(commands: Any) -> None:
+    token = commands.add_parser(
+        "token",
+        help="read or make an STS token by hand",
+        description="Read or make an STS token for one meter, with the key the simulator gives it: the meter's "
+        "codes as the simulator generates them for --seed, unless --sgc, --krn, --ti... say otherwise "
+        "(after a key change, give the new ones).",
+    )
+    sub = _choice_of(token, "action")
+    decode = sub.add_parser("decode", help="what a token contains", description="Decrypt a token and show its fields.")
+    decode.add_argument("token", metavar="TOKEN", help="20 digits (spaces and dashes are ignored)")
+    _key_options(decode)
+    encode = sub.add_parser("encode", help="make a token", description="Make a token and print its 20 digits.")
+    encode.add_argument("kind", choices=HAND_KINDS, help="what the token does")
+    encode.add_argument("--units", type=Decimal, default=Decimal(0), help="credit units, or kW for power-limit")
+    encode.add_argument("--tid", type=int, help="token identifier, minutes since the base date (default: now)")
+    encode.add_argument("--rnd", type=int, default=0, help="the 4 random bits, 0-15")
+    _key_options(encode)
+
+
+def _key_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--meter", required=True, metavar="NUMBER", help="STS meter number (11 or 13 digits)")
+    command.add_argument("--sgc", help="supply group code, 6 digits")
+    command.add_argument("--krn", type=int, help="key revision number, 1-9")
+    command.add_argument("--ti", type=int, help="tariff index, 0-99")
+    command.add_argument("--kt", type=int, choices=(0, 1, 2), help="key type (default 2, DUTK)")
+    command.add_argument("--ea", type=int, choices=(7, 11), help="encryption algorithm: 7 STA, 11 MISTY1")
+    command.add_argument("--dkga", type=int, choices=(2, 4), help="decoder key generation algorithm (default 4)")
+    command.add_argument("--base-date", type=int, choices=(1993, 2014, 2035), help="TID base date (default 2014)")
+    command.add_argument("--ken", type=int, help="key expiry number, 0-255 (default 255)")
+    command.add_argument("--seed", type=int, default=Settings.seed, help="the simulator's --seed")
+    command.add_argument(
+        "--vending-key",
+        default=DEFAULT_VENDING_KEY_HEX,
+        metavar="HEX",
+        help="the vending key: 40 hex digits, or 16 for DKGA02 only (the default is the public STS test key)",
+    )
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"not a TCP port (1-65535): {text!r}")
@@ -297,6 +356,13 @@ def _seconds(text: str) -> float:
     if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
     return value
+
+
+def _vending_key(text: str) -> bytes:
+    try:
+        return parse_vending_key(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _duration(text: str) -> float:
@@ -366,6 +432,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return _serve(args)
+    if args.command == "token":
+        return _token(args)
     if args.command in ("journal", "transactions"):
         return _control(args)
     if args.action == "validate":
@@ -398,6 +466,7 @@ def _serve(args: argparse.Namespace) -> int:
         retention=args.retention,
         watch=not args.no_watch,
         log_level=args.log_level,
+        vending_key=args.vending_key,
         sessions=args.sessions,
         session_ttl=args.session_ttl,
         max_sessions=args.max_sessions,
@@ -407,6 +476,32 @@ def _serve(args: argparse.Namespace) -> int:
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run(settings)
+
+
+def _token(args: argparse.Namespace) -> int:
+    """Bad input is one line naming what is wrong, exit 2; a token the key does not open, exit 1."""
+    from ppu_sim.provider.datagen import DataGenerator  # imported late: Faker is slow to load
+    from ppu_sim.provider.sts_meters import identity_by_hand
+
+    spec = StsSpec(None, args.sgc, args.krn, args.ti, args.kt, args.ea, args.dkga, args.base_date, args.ken)
+    try:
+        identity = identity_by_hand(args.meter, spec, DataGenerator(args.seed), args.seed)
+        key = identity.decoder_key(parse_vending_key(args.vending_key, lengths=(8, 20)))
+        if args.action == "encode":
+            base = identity.keys.base_date
+            tid = args.tid if args.tid is not None else tid_of(datetime.now(timezone.utc), base)
+            print(codec.encode(hand_token(args.kind, args.units, tid, args.rnd), key))
+            return 0
+        token = codec.decode(args.token, key)
+    except TokenCrcError as exc:
+        print(f"ppu-sim token decode: CRC error: not a token for this meter and key ({exc})", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"ppu-sim token {args.action}: {exc}", file=sys.stderr)
+        return 2
+    for name, value in describe(token, identity.keys.base_date).items():
+        print(f"{name:<17} {value}")
+    return 0
 
 
 def _control(args: argparse.Namespace) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ppu_sim.sts.identity import DEFAULT_VENDING_KEY
+
 ENV_PREFIX = "PPU_SIM_"
 # What names a request's session: the X-PPU-Session header (else the Basic user), the user, or nothing.
 SESSION_MODES = ("header", "user", "off")
@@ -45,6 +47,8 @@ class Settings:
     max_sessions: int = 256
     journal_size: int = 10_000
     admin_token: str = ""
+    # The STS vending key every meter's decoder key comes from; kept out of repr, so out of logs.
+    vending_key: bytes = field(default=DEFAULT_VENDING_KEY, repr=False)
 
     @property
     def auth_configured(self) -> bool:

@@ -19,6 +19,7 @@ from ppu_sim.control.queries import BadCriteria, Criteria, select
 from ppu_sim.control.reconcile import as_csv, transactions
 from ppu_sim.control.sessions import DEFAULT_SESSION, SESSION_HEADER, Session
 from ppu_sim.interface import spec
+from ppu_sim.provider.sts_meters import UnknownMeter
 from ppu_sim.runtime import simulator_of
 from ppu_sim.scenario.catalogue import describe_catalogue
 from ppu_sim.scenario.loader import ScenarioError, parse_pack
@@ -100,7 +101,7 @@ async def count_exchanges(body: dict[str, Any], session: str | None = None) -> C
 
 async def get_transactions(session: str | None = None, format_: str = "json") -> ConnexionResponse:
     found = _existing(session)
-    table = transactions(found.provider.store.purchases(), found.journal)
+    table = transactions(found.provider.store.purchases(), found.journal, found.provider.meters.keyed)
     table["session"] = found.name
     if format_ == "csv":
         return ConnexionResponse(status_code=200, mimetype="text/csv", content_type="text/csv", body=as_csv(table))
@@ -156,3 +157,24 @@ async def list_sessions() -> ConnexionResponse:
             "ttlSeconds": sessions.ttl,
         }
     )
+
+
+async def key_in_token(meter_id: str, body: dict[str, Any], session: str | None = None) -> ConnexionResponse:
+    target = _any(session)
+    try:
+        meter, shown = target.provider.key_in(meter_id, body["token"])
+    except UnknownMeter as exc:
+        raise ControlError(404, "unknown-meter", str(exc), "meterId") from None
+    except ValueError as exc:
+        raise ControlError(400, "bad-token", str(exc), "token") from None
+    out = {"session": target.name, "meterId": meter_id, "token": body["token"], **meter.display(shown)}
+    return _json({**out, "register": {"session": target.name, "meterId": meter_id, **meter.register()}})
+
+
+async def get_meter(meter_id: str, session: str | None = None) -> ConnexionResponse:
+    found = _existing(session)
+    try:
+        meter = found.provider.virtual_meter(meter_id)
+    except UnknownMeter as exc:
+        raise ControlError(404, "unknown-meter", str(exc), "meterId") from None
+    return _json({"session": found.name, "meterId": meter_id, **meter.register()})

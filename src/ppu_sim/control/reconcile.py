@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from ppu_sim.control.journal import Exchange
@@ -28,7 +28,7 @@ ADVICES = {
 LOSING_FAULTS = frozenset({"reset", "close", "hold-close", "empty", "malformed", "truncated"})
 CSV_COLUMNS = (
     "purchaseId", "meterId", "state", "requestedAmount", "approvedAmount", "currency", "tokens", "retries",
-    "confirmations", "reversals", "errorType",
+    "confirmations", "reversals", "errorType", "keyedIn",
 )  # fmt: skip
 
 
@@ -59,7 +59,10 @@ def _answer(exchange: Exchange) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def transactions(records: Iterable[PurchaseRecord], journal: Iterable[Exchange]) -> dict[str, Any]:
+def transactions(
+    records: Iterable[PurchaseRecord], journal: Iterable[Exchange], keyed: Collection[str] = ()
+) -> dict[str, Any]:
+    """``keyed``: the tokens the session's virtual meters accepted (each row says which of its were)."""
     by_purchase: dict[str, list[Exchange]] = defaultdict(list)
     for exchange in journal:
         if exchange.transaction and (exchange.operation in PURCHASES + RETRIES or exchange.operation in ADVICES):
@@ -69,6 +72,8 @@ def transactions(records: Iterable[PurchaseRecord], journal: Iterable[Exchange])
     attempted = (i for i, story in by_purchase.items() if any(e.operation in PURCHASES + RETRIES for e in story))
     ids = [*known, *(i for i in attempted if i not in known)]
     rows = [_row(i, known.get(i), by_purchase.get(i, [])) for i in ids]
+    for row in rows:
+        row["keyedIn"] = [token in keyed for token in row["tokens"]]
     totals = dict.fromkeys(STATES, 0)
     for row in rows:
         totals[row["state"]] += 1
@@ -151,6 +156,7 @@ def as_csv(table: dict[str, Any]) -> str:
                 kinds.count("confirmation"),
                 kinds.count("reversal"),
                 row.get("errorType", ""),
+                f"{sum(row['keyedIn'])}/{len(row['keyedIn'])}",
             )
         )
     return out.getvalue()

@@ -22,6 +22,7 @@ from ppu_sim.provider.lifecycle import Provider
 from ppu_sim.provider.store import MemoryStore
 from ppu_sim.scenario.matcher import Catalogue
 from ppu_sim.scenario.model import Pack
+from ppu_sim.sts.identity import DEFAULT_VENDING_KEY
 
 SESSION_HEADER = "x-ppu-session"
 DEFAULT_SESSION = "default"
@@ -69,9 +70,11 @@ class Sessions:
         max_sessions: int = 256,
         retention: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        vending_key: bytes = DEFAULT_VENDING_KEY,
     ) -> None:
         self.catalogue = catalogue
         self.seed = seed
+        self.vending_key = vending_key
         self.journal_size = journal_size
         self.ttl = ttl
         self.max_sessions = max_sessions
@@ -134,7 +137,8 @@ class Sessions:
         return len(self._live)
 
     def _new(self, name: str) -> Session:
-        provider = Provider(self.catalogue, MemoryStore(self.retention), self.seed, self._data)
+        store = MemoryStore(self.retention)
+        provider = Provider(self.catalogue, store, self.seed, self._data, vending_key=self.vending_key)
         return Session(name, provider, Journal(self.journal_size), random.Random(self.seed))
 
     def _refresh(self, session: Session) -> None:

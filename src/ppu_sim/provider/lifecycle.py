@@ -17,9 +17,27 @@ from typing import Any
 from ppu_sim.provider.datagen import DataGenerator, email_for
 from ppu_sim.provider.errors import ProviderError
 from ppu_sim.provider.store import Advice, KeyChangeRecord, PurchaseRecord, Store
-from ppu_sim.provider.vending import ChargeSpec, TokenSpec, receipt_number, rng_for, token_number, vend
+from ppu_sim.provider.sts_meters import (
+    StsIssuer,
+    VirtualMeters,
+    current_identity,
+    initial_identity,
+    meter_codes,
+)
+from ppu_sim.provider.vending import (
+    ChargeSpec,
+    RandomTokens,
+    TokenIssuer,
+    TokenSpec,
+    receipt_number,
+    rng_for,
+    token_number,
+    vend,
+)
 from ppu_sim.scenario.matcher import Catalogue, RequestFacts, UnknownScenario
-from ppu_sim.scenario.model import Delay, Fault, FreeUnits, Scenario, Step
+from ppu_sim.scenario.model import Delay, Fault, FreeUnits, MeterSpec, Scenario, Step
+from ppu_sim.sts.identity import DEFAULT_VENDING_KEY, Identity
+from ppu_sim.sts.virtual_meter import Accepted, Rejected, VirtualMeter
 
 PROVIDER_INSTITUTION = "PPUSIM"
 DEFAULT_CURRENCY = "710"
@@ -69,13 +87,23 @@ class Provider:
     ``trace`` describes the request being answered; the caller resets it before each request.
     """
 
-    def __init__(self, catalogue: Catalogue, store: Store, seed: int = 0, data: DataGenerator | None = None) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        store: Store,
+        seed: int = 0,
+        data: DataGenerator | None = None,
+        *,
+        vending_key: bytes = DEFAULT_VENDING_KEY,
+    ) -> None:
         self.catalogue = catalogue
         self.store = store
         self.seed = seed
         # Shareable: a meter's generated data depends only on the seed and the meter.
         self.data = data or DataGenerator(seed)
         self.trace = Trace()
+        self.vending_key = vending_key  # never in a reply or a log line
+        self.meters = VirtualMeters(vending_key)
 
     def atomic(self) -> AbstractContextManager[None]:
         """One request's unit of work: what answering it changes stands only if the block ends
@@ -185,11 +213,18 @@ class Provider:
         rng = rng_for(self.seed, "keyChange", request_id)
         profile = self._profile(scenario, meter_id)
         response = self._echo(body)
-        response["meter"] = {**profile["meter"], **body["meter"], "keyChangeData": self._key_change_data(scenario, rng)}
+        key_change = self._key_change_data(scenario, rng)
+        response["meter"] = {**profile["meter"], **body["meter"], "keyChangeData": key_change}
+        identity: Identity | None = profile["sts"]
+        if identity is None:
+            digits = [token_number(rng) for _ in range(2)]
+        else:
+            issuer = StsIssuer(self.store, meter_id, identity, self.vending_key, rng, key_change=key_change)
+            digits = issuer.key_change()
+            issuer.commit()
         free = {"amount": 0, "currency": DEFAULT_CURRENCY, "tax": 0}
         response["tokens"] = [
-            {"tokenType": "KC", "units": 0.0, "amount": dict(free), "token": token_number(rng), "tariffCalc": []}
-            for _ in range(2)
+            {"tokenType": "KC", "units": 0.0, "amount": dict(free), "token": d, "tariffCalc": []} for d in digits
         ]
         self.store.save_key_change(KeyChangeRecord(request_id, meter_id, response))
         return self._shaped(step, 201, response)
@@ -213,6 +248,21 @@ class Provider:
             return refused
         self.store.add_event("tokenPurchase", body)
         return self._shaped(step, 202, None)
+
+    # -- the virtual meter ------------------------------------------------------------------
+
+    def key_in(self, meter_id: str, digits: str) -> tuple[VirtualMeter, Accepted | Rejected]:
+        """Key a token into the meter's virtual meter: UnknownMeter for a meter with no STS
+        identity, ValueError for digits that are not a token."""
+        meter = self.virtual_meter(meter_id)
+        return meter, self.meters.key_in(meter, digits)
+
+    def virtual_meter(self, meter_id: str) -> VirtualMeter:
+        """The meter as installed: with the key it started with (key changes reach it as tokens)."""
+        facts = RequestFacts.of("createMeterLookup", {"meter": {"meterId": meter_id}}, {})
+        scenario = self.catalogue.select(facts)
+        _, identity = self._codes(scenario.meter if scenario else None, meter_id)
+        return self.meters.get(meter_id, identity)
 
     # -- scripting --------------------------------------------------------------------------
 
@@ -314,8 +364,14 @@ class Provider:
         rng = rng_for(self.seed, "purchase", purchase_id)
         debts = self._debts_owed(scenario, meter_id)
         spec = replace(scenario.vend, tokens=tokens, debt_recovery=tuple(debts.values()))
-        breakdown = vend(approved, currency, spec, rng, issue_numbers=not trial)
+        key_change = None
+        if any(t.type == "KC" for t in tokens):
+            key_change = self._key_change_data(scenario, rng_for(self.seed, "keyChangeData", purchase_id))
+        issuer = self._issuer(scenario, meter_id, profile["sts"], rng, key_change, trial)
+        breakdown = vend(approved, currency, spec, rng, issuer)
         if not trial:
+            if isinstance(issuer, StsIssuer):
+                issuer.commit()
             if free_due and free is not None and free.due == "once":
                 self.store.set_meter_value(meter_id, "freeUnitsIssued", True)
             recovered: dict[int, int] = {}
@@ -327,8 +383,8 @@ class Provider:
                 self.store.set_meter_value(meter_id, f"recovered:{purchase_id}", recovered)
         response = self._echo(body, LABELLED_FIELDS, reference=purchase_id)
         meter = {**profile["meter"], **body["meter"]}
-        if any(t.type == "KC" for t in tokens):
-            meter["keyChangeData"] = self._key_change_data(scenario, rng)
+        if key_change is not None:
+            meter["keyChangeData"] = key_change
         response.update(
             meter=meter,
             customer=profile["customer"],
@@ -342,6 +398,23 @@ class Provider:
             lines = [_slip_line(x) for x in scenario.meter.slip_lines]
             response["slipData"] = {"messageLines": lines, "slipWidth": SLIP_WIDTH}
         return response
+
+    def _issuer(
+        self,
+        scenario: Scenario,
+        meter_id: str,
+        identity: Identity | None,
+        rng: Any,
+        key_change: dict[str, str] | None,
+        trial: bool,
+    ) -> TokenIssuer:
+        """Real STS tokens for a meter with an STS identity, plain numbers for the others."""
+        if identity is None:
+            return RandomTokens(None if trial else rng)
+        fault = scenario.meter.sts.fault if scenario.meter.sts else None
+        return StsIssuer(
+            self.store, meter_id, identity, self.vending_key, rng, fault=fault, key_change=key_change, dry=trial
+        )
 
     @staticmethod
     def _token_plan(scenario: Scenario, free_due: bool) -> tuple[TokenSpec, ...]:
@@ -431,16 +504,34 @@ class Provider:
         if not self.store.claim(kind, request_id):
             raise ProviderError(400, "DUPLICATE_RECORD", {"reason": f"request id {request_id} was already used"})
 
+    def _codes(self, spec: MeterSpec | None, meter_id: str) -> tuple[dict[str, Any], Identity | None]:
+        """The meter's codes as scripted or generated, and the STS identity it starts with (None: plain tokens)."""
+        codes = {**self.data.meter_profile(meter_id)["meter"], **(spec.meter if spec else {})}
+        return codes, initial_identity(spec.sts if spec else None, meter_id, codes, self.seed)
+
     def _profile(self, scenario: Scenario | None, meter_id: str) -> dict[str, Any]:
         generated = self.data.meter_profile(meter_id)
         spec = scenario.meter if scenario else None
+        codes, initial = self._codes(spec, meter_id)
+        identity = current_identity(self.store, initial, meter_id)
+        if identity is not None:
+            codes.update(meter_codes(identity))
         if spec is None:
-            return {**generated, "utilityType": "Electricity", "minAmount": 100, "maxAmount": 500_000, "arrears": None}
+            return {
+                **generated,
+                "meter": codes,
+                "sts": identity,
+                "utilityType": "Electricity",
+                "minAmount": 100,
+                "maxAmount": 500_000,
+                "arrears": None,
+            }
         customer = {**generated["customer"], **spec.customer}
         if "emailAddress" not in spec.customer:
             customer["emailAddress"] = email_for(customer["firstName"], customer["lastName"])
         return {
-            "meter": {**generated["meter"], **spec.meter},
+            "meter": codes,
+            "sts": identity,
             "customer": customer,
             "utility": {**generated["utility"], **spec.utility},
             "utilityType": spec.utility_type or "Electricity",

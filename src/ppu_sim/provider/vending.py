@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Protocol
 
 TOKEN_TYPES = ("STD", "BSST", "REFUND", "KC", "PWRLMT")
 ZERO_VALUE_TOKENS = frozenset({"BSST", "REFUND", "KC", "PWRLMT"})
@@ -75,6 +75,22 @@ class Breakdown:
         }
 
 
+class TokenIssuer(Protocol):
+    def issue(self, token_type: str, units: Decimal) -> list[tuple[str, Decimal]]:
+        """The token(s) of one type, as 20 digits ("" in a trial) with the units each really carries."""
+
+
+@dataclass
+class RandomTokens:
+    """Tokens that are only numbers: the TST meters' tokens, and a trial's empty ones."""
+
+    rng: random.Random | None  # None: a trial, which issues no numbers
+
+    def issue(self, token_type: str, units: Decimal) -> list[tuple[str, Decimal]]:
+        count = 2 if token_type == "KC" else 1  # a key change is a pair: one token per key register
+        return [(token_number(self.rng) if self.rng else "", units) for _ in range(count)]
+
+
 def rng_for(seed: int, *key: str) -> random.Random:
     """A generator private to one transaction, so outcomes do not depend on request order."""
     return random.Random(":".join((str(seed), *key)))
@@ -117,10 +133,10 @@ def taxable(amount: int, tax: int, currency: str, rate: Decimal) -> dict[str, An
     return {"amount": amount, "currency": currency, "tax": tax, "taxType": "VAT", "taxRate": float(rate)}
 
 
-def vend(approved: int, currency: str, spec: VendSpec, rng: random.Random, *, issue_numbers: bool = True) -> Breakdown:
+def vend(approved: int, currency: str, spec: VendSpec, rng: random.Random, issuer: TokenIssuer) -> Breakdown:
     """Turn an approved amount into charges first, then tokens for what is left.
 
-    ``issue_numbers`` False gives a trial breakdown: the same amounts and units, no token numbers.
+    A token with no number (a trial's) gets no receipt number either.
     """
     out = Breakdown()
     left = approved
@@ -148,7 +164,7 @@ def vend(approved: int, currency: str, spec: VendSpec, rng: random.Random, *, is
         )
         out.tax_total += tax
     for token in spec.tokens:
-        out.tokens.extend(_tokens_of(token, left, currency, spec, rng, issue_numbers))
+        out.tokens.extend(_tokens_of(token, left, currency, spec, rng, issuer))
         if token.type == "STD":
             left = 0  # one standard token takes all that is left
     out.purchase_total = sum(t["amount"]["amount"] for t in out.tokens)
@@ -157,28 +173,27 @@ def vend(approved: int, currency: str, spec: VendSpec, rng: random.Random, *, is
 
 
 def _tokens_of(
-    token: TokenSpec, left: int, currency: str, spec: VendSpec, rng: random.Random, issue_numbers: bool
+    token: TokenSpec, left: int, currency: str, spec: VendSpec, rng: random.Random, issuer: TokenIssuer
 ) -> list[dict[str, Any]]:
-    def one(units: Decimal, amount: dict[str, Any], calc: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "tokenType": token.type,
-            "units": float(units),
-            "amount": amount,
-            "token": token_number(rng) if issue_numbers else "",
-        }
-        if issue_numbers:
-            entry["receiptNum"] = receipt_number(rng)
-        entry["tariffCalc"] = calc or []  # a list Jackson always writes, empty or not
-        return entry
+    def made(units: Decimal, amount: dict[str, Any], calc: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        out = []
+        for digits, carried in issuer.issue(token.type, units):
+            entry: dict[str, Any] = {
+                "tokenType": token.type,
+                "units": float(carried),
+                "amount": amount,
+                "token": digits,
+            }
+            if digits:
+                entry["receiptNum"] = receipt_number(rng)
+            entry["tariffCalc"] = calc or []  # a list Jackson always writes, empty or not
+            out.append(entry)
+        return out
 
     if token.type == "STD":
         if left <= 0:
             return []
         units, calc = units_for(left, spec.tariff)
         net, tax = split_vat(left, spec.vat_rate)
-        return [one(units, taxable(net, tax, currency, spec.vat_rate), calc)]
-    free = taxable(0, 0, currency, spec.vat_rate)
-    if token.type == "KC":
-        # A key change is always a pair: one token per key register.
-        return [one(Decimal(0), free), one(Decimal(0), free)]
-    return [one(token.units, free)]
+        return made(units, taxable(net, tax, currency, spec.vat_rate), calc)
+    return made(token.units, taxable(0, 0, currency, spec.vat_rate))

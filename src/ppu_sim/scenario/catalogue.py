@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from ppu_sim.scenario.model import ANY_OPERATION, OPERATIONS, Pack, Scenario, Step
+from ppu_sim.scenario.model import ANY_OPERATION, OPERATIONS, Pack, Scenario, Step, StsSpec
 
 TOKEN_TAGS = {"BSST": "free-token", "KC": "key-change", "PWRLMT": "power-limit", "REFUND": "refund"}
 
@@ -59,6 +59,11 @@ def derived_tags(sc: Scenario) -> list[str]:
         tags.add("partial-approval")
     if sc.meter.slip_lines:
         tags.add("slip")
+    fault = sc.meter.sts.fault if sc.meter.sts else None
+    if fault:
+        tags.add(f"sts-fault:{fault}")
+    elif sc.meter.sts or sc.match.sts:
+        tags.add("sts-tokens")
     return sorted(tags)
 
 
@@ -85,6 +90,13 @@ def describe_step(step: Step) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def describe_sts(spec: StsSpec) -> dict[str, Any]:
+    """A meter's STS section as the scenario wrote it (its YAML keys, the parts it sets)."""
+    named = {"meterNumber": spec.meter_number, "baseDate": spec.base_date}
+    out = {**{k: v for k, v in asdict(spec).items() if k not in ("meter_number", "base_date")}, **named}
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def describe_catalogue(packs: Sequence[Pack]) -> list[dict[str, Any]]:
     """Every scenario, highest precedence first, as plain data."""
     rows = []
@@ -97,6 +109,7 @@ def describe_catalogue(packs: Sequence[Pack]) -> list[dict[str, Any]]:
                     "meterIds": sorted(sc.match.meter_ids or ()),
                     "meterPattern": sc.match.meter_pattern.pattern if sc.match.meter_pattern else None,
                     "meterSts": sc.match.sts,
+                    "sts": describe_sts(sc.meter.sts) if sc.meter.sts else None,
                     "operations": operations_of(sc),
                     "summary": sc.summary,
                     "tags": derived_tags(sc),

@@ -37,8 +37,12 @@ from ppu_sim.scenario.model import (
     Pack,
     Scenario,
     Step,
+    StsSpec,
 )
 from ppu_sim.scenario.source import Source, SourceError, clip, parse_source, read_source
+from ppu_sim.sts.crypto import Algorithm
+from ppu_sim.sts.keys import KeyGeneration
+from ppu_sim.sts.meter import MeterNumber
 
 Path_ = tuple[str | int, ...]
 
@@ -328,7 +332,35 @@ class _Builder:
             arrears=data.get("arrears"),
             free_units=FreeUnits(float(free.get("units", 50)), free.get("due", "once")) if free else None,
             key_change=data.get("keyChange"),
+            sts=self.sts(data, path) if "sts" in data else None,
             slip_lines=tuple(data.get("slip", ())),
+        )
+
+    def sts(self, meter: dict[str, Any], path: Path_) -> StsSpec:
+        data = meter["sts"]
+        if "meterNumber" in data:
+            try:
+                MeterNumber.parse(data["meterNumber"])
+            except ValueError as exc:
+                self.problem((*path, "sts", "meterNumber"), str(exc))
+        ea = data.get("ea", int(meter.get("algorithmCode", "07")))
+        if ea == Algorithm.MISTY1 and data.get("dkga") == KeyGeneration.DKGA02:
+            self.problem(
+                (*path, "sts", "dkga"), "DKGA02 makes 64-bit keys, which only STA (ea 7) uses; MISTY1 needs dkga 4"
+            )
+        if (meter.get("keyChange") or {}).get("newKeyRevisionNumber") == "0":
+            self.problem((*path, "keyChange", "newKeyRevisionNumber"), "an STS key revision number is 1..9")
+        return StsSpec(
+            meter_number=data.get("meterNumber"),
+            sgc=data.get("sgc"),
+            krn=data.get("krn"),
+            ti=data.get("ti"),
+            kt=data.get("kt"),
+            ea=data.get("ea"),
+            dkga=data.get("dkga"),
+            base_date=data.get("baseDate"),
+            ken=data.get("ken"),
+            fault=data.get("fault"),
         )
 
     def vend(self, data: dict[str, Any]) -> VendSpec:

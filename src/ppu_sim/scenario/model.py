@@ -124,6 +124,25 @@ class FreeUnits:
 
 
 @dataclass(frozen=True)
+class StsSpec:
+    """A meter's STS identity as a scenario gives it; what is unset comes from the meter's codes or defaults.
+
+    ``meter_number`` gives a meter whose id is not an STS number (a TST meter) the DRN its keys use.
+    """
+
+    meter_number: str | None = None
+    sgc: str | None = None
+    krn: int | None = None
+    ti: int | None = None
+    kt: int | None = None
+    ea: int | None = None
+    dkga: int | None = None
+    base_date: int | None = None
+    ken: int | None = None
+    fault: str | None = None  # bad-crc | other-meter | reused-tid (ppu_sim.sts.vendor.Fault)
+
+
+@dataclass(frozen=True)
 class MeterSpec:
     """What a lookup shows and what limits a purchase; unset parts come from the data generator."""
 
@@ -136,6 +155,7 @@ class MeterSpec:
     arrears: int | None = None
     free_units: FreeUnits | None = None
     key_change: dict[str, str] | None = None
+    sts: StsSpec | None = None
     slip_lines: tuple[dict[str, Any], ...] = ()
 
 

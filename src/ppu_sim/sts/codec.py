@@ -17,9 +17,12 @@ def _cipher_for(token_class: int, key: DecoderKey | None) -> DecoderKey | None:
     return key
 
 
-def encode(token: Token, key: DecoderKey | None) -> str:
-    """The 20 digits of ``token`` under ``key`` (None only for class 1)."""
-    block = token.plain().block()
+def encode(token: Token, key: DecoderKey | None, *, bad_crc: bool = False) -> str:
+    """The 20 digits of ``token`` under ``key`` (None only for class 1).
+
+    ``bad_crc`` spoils one CRC bit before encryption: a token every meter refuses, for PoS tests.
+    """
+    block = token.plain().block() ^ int(bad_crc)
     cipher = _cipher_for(token.token_class, key)
     if cipher is not None:
         block = cipher.encrypt(block)
