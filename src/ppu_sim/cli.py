@@ -182,6 +182,14 @@ def _add_serve(commands: Any) -> None:
         metavar="SECONDS",
         help="how long a 'hold' fault keeps a request: set it to your client's timeout",
     )
+    serve.add_argument(
+        "--retention",
+        type=_count,
+        default=Settings.retention,
+        metavar="N",
+        help="purchases, key changes, request ids of each kind and events a session remembers; the oldest "
+        "past N are forgotten, as if never seen (0: remember everything)",
+    )
     serve.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
     serve.add_argument(
         "--sessions",
@@ -400,6 +408,12 @@ def _whole(text: str) -> int:
     return int(text)
 
 
+def _count(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number (0 or more): {text}")
+    return int(text)
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -473,6 +487,7 @@ def _serve(args: argparse.Namespace) -> int:
         tokens=args.tokens,
         strict=args.strict,
         hold_seconds=args.hold_seconds,
+        retention=args.retention,
         watch=not args.no_watch,
         log_level=args.log_level,
         vending_key=args.vending_key,

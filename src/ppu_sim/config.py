@@ -37,6 +37,8 @@ class Settings:
     max_connections: int = 10_000  # open connections; past it a new one is answered 503
     # How long a "hold" fault keeps a request before answering or closing (client timeout).
     hold_seconds: float = 60.0
+    # How many purchases, key changes, request ids (per kind) and events a session remembers; 0: all.
+    retention: int = 100_000
     watch: bool = True
     log_level: str = "info"
     # Sessions and the control API (docs/sessions.md, docs/control-api.md).

@@ -68,6 +68,7 @@ class Sessions:
         journal_size: int = 10_000,
         ttl: float = 3600.0,
         max_sessions: int = 256,
+        retention: int = 0,
         clock: Callable[[], float] = time.monotonic,
         vending_key: bytes = DEFAULT_VENDING_KEY,
     ) -> None:
@@ -77,6 +78,7 @@ class Sessions:
         self.journal_size = journal_size
         self.ttl = ttl
         self.max_sessions = max_sessions
+        self.retention = retention  # what each session's store remembers (0: everything)
         self.evicted = 0
         self._clock = clock
         self._data = DataGenerator(seed)
@@ -135,7 +137,8 @@ class Sessions:
         return len(self._live)
 
     def _new(self, name: str) -> Session:
-        provider = Provider(self.catalogue, MemoryStore(), self.seed, self._data, vending_key=self.vending_key)
+        store = MemoryStore(self.retention)
+        provider = Provider(self.catalogue, store, self.seed, self._data, vending_key=self.vending_key)
         return Session(name, provider, Journal(self.journal_size), random.Random(self.seed))
 
     def _refresh(self, session: Session) -> None:

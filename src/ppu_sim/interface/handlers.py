@@ -16,98 +16,99 @@ from typing import Any
 from connexion import request as current_request
 from connexion.lifecycle import ConnexionResponse
 
+from ppu_sim.interface.validation import request_body
 from ppu_sim.provider.errors import REQUEST_TYPES, ProviderError, error_detail, format_error
 from ppu_sim.provider.lifecycle import Provider, Reply, Trace
 from ppu_sim.runtime import note_of, session_of
 from ppu_sim.transport.faults import encode_directive
 
-Call = Callable[[Provider, dict[str, str]], Reply]
+Body = dict[str, Any]
+Call = Callable[[Provider, Body, dict[str, str]], Reply]
 
 
-async def create_meter_lookup(lookup_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    return _answer("createMeterLookup", body, lookup_id, lambda p, h: p.meter_lookup(lookup_id, body, h))
+async def create_meter_lookup(lookup_id: str) -> ConnexionResponse:
+    return _answer("createMeterLookup", lookup_id, lambda p, b, h: p.meter_lookup(lookup_id, b, h))
 
 
-async def create_token_purchase_request(purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    return _answer("createTokenPurchaseRequest", body, purchase_id, lambda p, h: p.purchase(purchase_id, body, h))
+async def create_token_purchase_request(purchase_id: str) -> ConnexionResponse:
+    return _answer("createTokenPurchaseRequest", purchase_id, lambda p, b, h: p.purchase(purchase_id, b, h))
 
 
-async def retry_purchase_request(purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    return _retry("retryPurchaseRequest", purchase_id, body)
+async def retry_purchase_request(purchase_id: str) -> ConnexionResponse:
+    return _retry("retryPurchaseRequest", purchase_id)
 
 
-async def retry_purchase_request_by_retry_id(
-    purchase_id: str, retry_id: str, body: dict[str, Any]
-) -> ConnexionResponse:
+async def retry_purchase_request_by_retry_id(purchase_id: str, retry_id: str) -> ConnexionResponse:
     """The pre-v3.5.2 retry path: its retryId names nothing the provider keeps, so it is /retry."""
-    return _retry("retryPurchaseRequestByRetryId", purchase_id, body)
+    return _retry("retryPurchaseRequestByRetryId", purchase_id)
 
 
-def _retry(operation: str, purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
+def _retry(operation: str, purchase_id: str) -> ConnexionResponse:
     # A retry's body may carry its own id; the answer carries that id. Both paths count as one operation.
     return _answer(
         operation,
-        body,
         None,
-        lambda p, h: p.retry(purchase_id, body, h, "retryPurchaseRequest"),
+        lambda p, b, h: p.retry(purchase_id, b, h, "retryPurchaseRequest"),
         original_id=purchase_id,
     )
 
 
-async def trial_token_purchase_request(trial_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    return _answer("trialTokenPurchaseRequest", body, trial_id, lambda p, h: p.trial(trial_id, body, h))
+async def trial_token_purchase_request(trial_id: str) -> ConnexionResponse:
+    return _answer("trialTokenPurchaseRequest", trial_id, lambda p, b, h: p.trial(trial_id, b, h))
 
 
-async def confirm_token_purchase(purchase_id: str, confirmation_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    return _advice("confirmTokenPurchase", Provider.confirm, purchase_id, confirmation_id, body)
+async def confirm_token_purchase(purchase_id: str, confirmation_id: str) -> ConnexionResponse:
+    return _advice("confirmTokenPurchase", Provider.confirm, purchase_id, confirmation_id)
 
 
-async def reverse_token_purchase(purchase_id: str, reversal_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    return _advice("reverseTokenPurchase", Provider.reverse, purchase_id, reversal_id, body)
+async def reverse_token_purchase(purchase_id: str, reversal_id: str) -> ConnexionResponse:
+    return _advice("reverseTokenPurchase", Provider.reverse, purchase_id, reversal_id)
 
 
-async def request_token_reprint(reprint_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    return _answer("requestTokenReprint", body, reprint_id, lambda p, h: p.reprint(reprint_id, body, h))
+async def request_token_reprint(reprint_id: str) -> ConnexionResponse:
+    return _answer("requestTokenReprint", reprint_id, lambda p, b, h: p.reprint(reprint_id, b, h))
 
 
-async def create_fault_report(request_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    return _answer("createFaultReport", body, request_id, lambda p, h: p.fault_report(request_id, body, h))
+async def create_fault_report(request_id: str) -> ConnexionResponse:
+    return _answer("createFaultReport", request_id, lambda p, b, h: p.fault_report(request_id, b, h))
 
 
-async def create_key_change_token_request(request_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    return _answer("createKeyChangeTokenRequest", body, request_id, lambda p, h: p.key_change(request_id, body, h))
+async def create_key_change_token_request(request_id: str) -> ConnexionResponse:
+    return _answer("createKeyChangeTokenRequest", request_id, lambda p, b, h: p.key_change(request_id, b, h))
 
 
-async def confirm_key_change(request_id: str, confirmation_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    return _advice("confirmKeyChange", Provider.confirm_key_change, request_id, confirmation_id, body)
+async def confirm_key_change(request_id: str, confirmation_id: str) -> ConnexionResponse:
+    return _advice("confirmKeyChange", Provider.confirm_key_change, request_id, confirmation_id)
 
 
-async def notify_token_purchase(purchase_id: str, body: dict[str, Any]) -> ConnexionResponse:
-    return _answer("notifyTokenPurchase", body, purchase_id, lambda p, h: p.notify(purchase_id, body, h))
+async def notify_token_purchase(purchase_id: str) -> ConnexionResponse:
+    return _answer("notifyTokenPurchase", purchase_id, lambda p, b, h: p.notify(purchase_id, b, h))
 
 
-def _advice(
-    operation: str, method: Callable[..., Reply], original_id: str, advice_id: str, body: dict[str, Any]
-) -> ConnexionResponse:
+def _advice(operation: str, method: Callable[..., Reply], original_id: str, advice_id: str) -> ConnexionResponse:
     """An advice names the request it is about (original_id) and carries its own id (advice_id)."""
     return _answer(
-        operation, body, advice_id, lambda p, h: method(p, original_id, advice_id, body, h), original_id=original_id
+        operation, advice_id, lambda p, b, h: method(p, original_id, advice_id, b, h), original_id=original_id
     )
 
 
-def _answer(
-    operation: str, body: dict[str, Any], path_id: str | None, call: Call, original_id: str | None = None
-) -> ConnexionResponse:
-    """Answer as one unit of work: if anything fails before the response exists, the provider keeps nothing."""
-    provider = session_of(current_request.scope).provider
+def _answer(operation: str, path_id: str | None, call: Call, original_id: str | None = None) -> ConnexionResponse:
+    """Answer as one unit of work: if anything fails before the response exists, the provider keeps nothing.
+
+    The body is the one the validator parsed and checked (handlers take no ``body`` argument, so
+    Connexion does not parse it again).
+    """
+    scope = current_request.scope  # a context lookup: done once
+    provider = session_of(scope).provider
     with provider.atomic():
-        return _attempt(provider, operation, body, path_id, call, original_id)
+        return _attempt(provider, scope, operation, path_id, call, original_id)
 
 
 def _attempt(
-    provider: Provider, operation: str, body: dict[str, Any], path_id: str | None, call: Call, original_id: str | None
+    provider: Provider, scope: Any, operation: str, path_id: str | None, call: Call, original_id: str | None
 ) -> ConnexionResponse:
     """Check id agreement, run the provider, and render its reply or error as the contract says."""
+    body = request_body(scope)
     request_id = str(body.get("id", path_id or ""))
     provider.trace = Trace()
     try:
@@ -117,10 +118,10 @@ def _attempt(
             original_id,
             advice=operation in ("confirmTokenPurchase", "reverseTokenPurchase", "confirmKeyChange"),
         )
-        reply = call(provider, _headers())
+        reply = call(provider, body, _headers(scope))
     except ProviderError as exc:
         reply = Reply(exc.status, error=exc)
-    _annotate(current_request.scope, provider.trace)
+    _annotate(scope, provider.trace)
     return render(reply, operation, request_id, original_id)
 
 
@@ -132,10 +133,11 @@ def _annotate(scope: Any, trace: Trace) -> None:
         note.transaction = trace.transaction
 
 
-def _headers() -> dict[str, str]:
-    """The request's headers in one pass (``dict(headers)`` looks each key up again: quadratic).
-    Reversed, so a repeated header keeps its first value, as a lookup by name gives it."""
-    return dict(reversed(current_request.headers.items()))
+def _headers(scope: Any) -> dict[str, str]:
+    """The request's headers in one pass (``dict(headers)`` looks each key up again: quadratic), named
+    in lower case as ASGI gives them. Reversed, so a repeated header keeps its first value, as a
+    lookup by name gives it."""
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(scope["headers"])}
 
 
 def _check_ids(body: dict[str, Any], path_id: str | None, original_id: str | None, advice: bool) -> None:

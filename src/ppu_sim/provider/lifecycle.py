@@ -8,7 +8,6 @@ from the scenario that matches it; this module applies it.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -180,7 +179,7 @@ class Provider:
         _, step = self._script("requestTokenReprint", body, headers, key=reprint_id)
         if refused := self._refusal(step):
             return refused
-        record = self._find_for_reprint(meter_id, body.get("originalRef"))
+        record = self.store.reprintable(meter_id, body.get("originalRef"))
         if record is None:
             raise ProviderError(
                 400,
@@ -380,7 +379,8 @@ class Provider:
                 if debts[i].balance is not None:
                     self.store.set_meter_value(meter_id, f"debt:{i}", charged["balance"]["amount"])
                     recovered[i] = charged["amount"]["amount"] + charged["amount"]["tax"]
-            self.store.set_meter_value(meter_id, f"recovered:{purchase_id}", recovered)
+            if recovered:  # only a meter with debt: most purchases would leave an empty entry per purchase
+                self.store.set_meter_value(meter_id, f"recovered:{purchase_id}", recovered)
         response = self._echo(body, LABELLED_FIELDS, reference=purchase_id)
         meter = {**profile["meter"], **body["meter"]}
         if key_change is not None:
@@ -461,12 +461,6 @@ class Provider:
         for i, amount in recovered.items():
             owed = self.store.meter_value(record.meter_id, f"debt:{i}")
             self.store.set_meter_value(record.meter_id, f"debt:{i}", owed + amount)
-
-    def _find_for_reprint(self, meter_id: str, original_ref: str | None) -> PurchaseRecord | None:
-        candidates = [r for r in self.store.purchases_for_meter(meter_id) if r.response and r.status != "reversed"]
-        if original_ref:
-            return next((r for r in reversed(candidates) if original_ref in _references(r)), None)
-        return candidates[-1] if candidates else None
 
     # -- advices ----------------------------------------------------------------------------
 
@@ -566,9 +560,10 @@ class Provider:
         The reference is derived from the transaction it names (``reference``, else the request's
         id): a purchase, its retries and reprints all carry the purchase's, so the identifiers a PoS
         echoes in its advices are the same whichever answer it got. A PoS that already sends it back
-        does not get it twice.
+        does not get it twice. Shared, not copied: a parsed request belongs to its one request, and
+        answers are never edited once built (a deep copy of every echo was a tenth of a purchase's time).
         """
-        out = {k: copy.deepcopy(body[k]) for k in fields if k in body}
+        out = {k: body[k] for k in fields if k in body}
         rng = rng_for(self.seed, "tpi", reference or str(body.get("id")))
         own = {"institutionId": PROVIDER_INSTITUTION, "transactionIdentifier": f"{rng.randrange(16**12):012x}"}
         out["thirdPartyIdentifiers"] = [*(t for t in out.get("thirdPartyIdentifiers", []) if t != own), own]
@@ -580,7 +575,7 @@ class Provider:
         stored = record.response
         assert stored is not None
         out = self._echo(body, echoed, reference=record.id)
-        out.update({k: copy.deepcopy(stored[k]) for k in PURCHASE_FIELDS if k in stored})
+        out.update({k: stored[k] for k in PURCHASE_FIELDS if k in stored})
         return out
 
 
@@ -600,19 +595,11 @@ def _travelling(step: Step | None, reply: Reply) -> Reply:
 
 
 def _advice_echo(body: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: copy.deepcopy(body[k]) for k in ADVICE_FIELDS if k in body}
+    return {k: body[k] for k in ADVICE_FIELDS if k in body}
 
 
 def _slip_line(line: Mapping[str, Any]) -> dict[str, Any]:
     return {"fontWidthScaleFactor": 1.0, "fontHeightScaleFactor": 1.0, "line": False, "cut": False, **line}
-
-
-def _references(record: PurchaseRecord) -> set[str]:
-    response = record.response or {}
-    refs = {record.id, response.get("vatInvoiceNumber", "")}
-    refs.update(t.get("receiptNum", "") for t in response.get("tokens", ()))
-    refs.update(t.get("transactionIdentifier", "") for t in response.get("thirdPartyIdentifiers", ()))
-    return refs - {""}
 
 
 def _stored_error(record: PurchaseRecord) -> ProviderError:

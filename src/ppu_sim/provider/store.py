@@ -8,11 +8,17 @@ ends normally: a request that fails half-way leaves nothing behind.
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
-from collections.abc import Callable, Iterator, MutableMapping
+import json
+import sys
+import zlib
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol, overload
+
+# A purchase's status once it issued nothing a reprint could show, or took back what it issued.
+_NOT_REPRINTABLE = ("declined", "reversed")
 
 
 @dataclass
@@ -34,6 +40,15 @@ class PurchaseRecord:
     advices: dict[str, Advice] = field(default_factory=dict)
     request: dict[str, Any] | None = None  # the PurchaseRequest, so follow-ups match on what it asked
 
+    def references(self) -> tuple[str, ...]:
+        """What a reprint's ``originalRef`` may name it by besides its id: the VAT invoice number,
+        its tokens' receipt numbers, and every third-party reference of the answer."""
+        response = self.response or {}
+        refs = {response.get("vatInvoiceNumber", "")}
+        refs.update(t.get("receiptNum", "") for t in response.get("tokens", ()))
+        refs.update(t.get("transactionIdentifier", "") for t in response.get("thirdPartyIdentifiers", ()))
+        return tuple(sorted(refs - {"", self.id}))
+
 
 @dataclass
 class KeyChangeRecord:
@@ -51,11 +66,17 @@ class Store(Protocol):
     def claim(self, kind: str, request_id: str) -> bool:
         """Record a request id of a kind; False if it was seen before (a duplicate)."""
 
-    def purchase(self, purchase_id: str) -> PurchaseRecord | None: ...
+    def purchase(self, purchase_id: str) -> PurchaseRecord | None:
+        """The purchase as kept; changes to the object stand only once it is saved again."""
+
     def save_purchase(self, record: PurchaseRecord) -> None: ...
     def purchases_for_meter(self, meter_id: str) -> list[PurchaseRecord]: ...
-    def purchases(self) -> list[PurchaseRecord]:
-        """Every purchase processed, in the order first seen (for reconciliation)."""
+    def purchases(self) -> Sequence[PurchaseRecord]:
+        """Every purchase kept, in the order first seen (for reconciliation)."""
+
+    def reprintable(self, meter_id: str, reference: str | None = None) -> PurchaseRecord | None:
+        """The meter's newest purchase that issued tokens and was not reversed; with a reference,
+        the newest such purchase whose id or :meth:`PurchaseRecord.references` include it."""
 
     def key_change(self, request_id: str) -> KeyChangeRecord | None: ...
     def save_key_change(self, record: KeyChangeRecord) -> None: ...
@@ -69,23 +90,106 @@ class Store(Protocol):
     def add_event(self, kind: str, body: dict[str, Any]) -> None: ...
 
 
-class MemoryStore:
-    """Everything in dicts; handlers are coroutines on one event loop, so no locks are needed.
+class _Kept(NamedTuple):
+    """A purchase as the in-memory store holds it: the fields it is found by, the rest as one
+    compressed JSON blob."""
 
-    Inside :meth:`atomic` every write records how to undo itself, and a record looked up by id is
-    copied first, since the lifecycle changes such records in place (their state, their advices)
-    before saving them. The copy is one level deep: stored bodies are replayed, never edited, and
-    deep-copying a large purchase on every retry would hold up the event loop.
+    meter_id: str
+    scenario: str | None
+    status: str
+    references: tuple[str, ...]
+    blob: bytes
+
+
+class _KeptTable:
+    """Purchases by id, each row a plain tuple of strings and bytes.
+
+    CPython stops tracking such a tuple in the cycle collector (an exact tuple only: a NamedTuple
+    stays tracked), so a full collection does not grow with the store. A row is named as a
+    :class:`_Kept` when read.
     """
 
     def __init__(self) -> None:
-        self._ids: dict[str, set[str]] = defaultdict(set)
-        self._purchases: dict[str, PurchaseRecord] = {}
-        self._by_meter: dict[str, list[str]] = defaultdict(list)  # purchase ids, oldest first
+        self._rows: dict[str, tuple[Any, ...]] = {}
+
+    def __contains__(self, purchase_id: str) -> bool:
+        return purchase_id in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __getitem__(self, purchase_id: str) -> _Kept:
+        return _Kept._make(self._rows[purchase_id])
+
+    def __setitem__(self, purchase_id: str, kept: _Kept) -> None:
+        self._rows[purchase_id] = tuple(kept)
+
+    def get(self, purchase_id: str) -> _Kept | None:
+        row = self._rows.get(purchase_id)
+        return None if row is None else _Kept._make(row)
+
+    def pop(self, purchase_id: str) -> _Kept | None:
+        row = self._rows.pop(purchase_id, None)
+        return None if row is None else _Kept._make(row)
+
+
+class _Window:
+    """The last ``size`` keys of one kind, oldest forgotten first (size 0: keep every one)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.keys: set[str] = set()
+        self.order: deque[str] = deque()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.keys
+
+    def add(self, key: str) -> None:
+        self.keys.add(key)
+        self.order.append(key)
+
+    def remove_newest(self, key: str) -> None:
+        """Undo the last add (the unit of work that made it failed)."""
+        self.keys.discard(key)
+        if self.order and self.order[-1] == key:
+            self.order.pop()
+
+    def trim(self) -> list[str]:
+        """Forget the oldest keys past the size; they are returned."""
+        gone = []
+        while self.size and len(self.order) > self.size:
+            gone.append(self.order.popleft())
+            self.keys.discard(gone[-1])
+        return gone
+
+
+class MemoryStore:
+    """Everything in memory; handlers are coroutines on one event loop, so no locks are needed.
+
+    A session remembers the last ``retention`` purchases, key changes, request ids of each kind and
+    events (0: all of them). Past that the oldest is forgotten, as if it had never been seen: a
+    long run keeps flat memory, and the store's operations cost the same at any size. Forgetting
+    happens when the next unit of work begins, so a unit that fails never needs to bring a
+    forgotten record back.
+
+    Inside :meth:`atomic` every write records how to undo itself. Purchases are decoded afresh on
+    every lookup, so the lifecycle may change the object it got and nothing is kept until it is
+    saved; key change records are copied one level deep before they are handed out.
+    """
+
+    def __init__(self, retention: int = 0) -> None:
+        self.retention = retention
+        self._ids: dict[str, _Window] = defaultdict(lambda: _Window(retention))
+        self._purchases = _KeptTable()
+        self._purchase_order = _Window(retention)
+        self._by_meter: dict[str, deque[str]] = {}  # purchase ids, oldest first
+        self._by_reference: dict[str, tuple[str, ...]] = {}  # reference -> purchase ids, oldest first
         self._key_changes: dict[str, KeyChangeRecord] = {}
+        self._key_change_order = _Window(retention)
         self._counters: dict[tuple[str, ...], int] = defaultdict(int)
         self._meter_state: dict[tuple[str, str], Any] = {}
-        self._events: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._events: dict[str, deque[dict[str, Any]]] = defaultdict(lambda: deque(maxlen=retention or None))
+        self._codec = _Codec()
         self._undo: list[Callable[[], object]] | None = None  # set inside atomic()
 
     @contextmanager
@@ -93,6 +197,7 @@ class MemoryStore:
         if self._undo is not None:
             yield
             return
+        self._forget_oldest()
         self._undo = []
         try:
             yield
@@ -117,32 +222,83 @@ class MemoryStore:
         before = _one_level_copy(table[key]) if copied else table[key]
         self._undo.append(lambda: table.__setitem__(key, before))
 
+    def _forget_oldest(self) -> None:
+        for window in self._ids.values():
+            window.trim()
+        for purchase_id in self._purchase_order.trim():
+            kept = self._purchases.pop(purchase_id)
+            assert kept is not None  # the order holds exactly the ids kept
+            ids = self._by_meter[kept.meter_id]
+            ids.popleft()  # purchases are forgotten in the order they came, per meter too
+            if not ids:
+                del self._by_meter[kept.meter_id]
+            for ref in kept.references:
+                self._unindex(ref, purchase_id)
+        for request_id in self._key_change_order.trim():
+            del self._key_changes[request_id]
+
     def claim(self, kind: str, request_id: str) -> bool:
         seen = self._ids[kind]
         if request_id in seen:
             return False
         seen.add(request_id)
-        self._on_failure(lambda: seen.discard(request_id))
+        self._on_failure(lambda: seen.remove_newest(request_id))
         return True
 
     def purchase(self, purchase_id: str) -> PurchaseRecord | None:
-        if purchase_id in self._purchases:
-            self._keep(self._purchases, purchase_id, copied=True)
-        return self._purchases.get(purchase_id)
+        kept = self._purchases.get(purchase_id)
+        return None if kept is None else self._codec.decoded(purchase_id, kept)
 
     def save_purchase(self, record: PurchaseRecord) -> None:
-        if record.id not in self._purchases:
-            ids = self._by_meter[record.meter_id]
+        before = self._purchases.get(record.id)
+        kept = self._codec.encoded(record, before.references if before else record.references())
+        if before is None:
+            meter_id = sys.intern(record.meter_id)  # one string per meter, not one per purchase
+            kept = kept._replace(meter_id=meter_id)
+            self._purchase_order.add(record.id)
+            ids = self._by_meter.setdefault(meter_id, deque())
             ids.append(record.id)
-            self._on_failure(lambda: ids.remove(record.id))
-        self._keep(self._purchases, record.id)
-        self._purchases[record.id] = record
+            for ref in kept.references:
+                self._by_reference[ref] = (*self._by_reference.get(ref, ()), record.id)
+            self._on_failure(lambda: self._unsave(record.id, meter_id, kept.references))
+        else:
+            self._on_failure(lambda: self._purchases.__setitem__(record.id, before))
+        self._purchases[record.id] = kept
+
+    def _unsave(self, purchase_id: str, meter_id: str, references: tuple[str, ...]) -> None:
+        self._purchases.pop(purchase_id)
+        self._purchase_order.remove_newest(purchase_id)
+        ids = self._by_meter[meter_id]
+        ids.pop()
+        if not ids:
+            del self._by_meter[meter_id]
+        for ref in references:
+            self._unindex(ref, purchase_id)
+
+    def _unindex(self, ref: str, purchase_id: str) -> None:
+        left = tuple(i for i in self._by_reference.get(ref, ()) if i != purchase_id)
+        if left:
+            self._by_reference[ref] = left
+        else:
+            self._by_reference.pop(ref, None)
 
     def purchases_for_meter(self, meter_id: str) -> list[PurchaseRecord]:
-        return [self._purchases[i] for i in self._by_meter.get(meter_id, ())]
+        return [self._codec.decoded(i, self._purchases[i]) for i in self._by_meter.get(meter_id, ())]
 
-    def purchases(self) -> list[PurchaseRecord]:
-        return list(self._purchases.values())
+    def reprintable(self, meter_id: str, reference: str | None = None) -> PurchaseRecord | None:
+        if reference:
+            named = [*self._by_reference.get(reference, ()), reference]
+            candidates = (i for i in reversed(named) if i in self._purchases)
+        else:
+            candidates = reversed(self._by_meter.get(meter_id, ()))
+        for purchase_id in candidates:
+            kept = self._purchases[purchase_id]
+            if kept.meter_id == meter_id and kept.status not in _NOT_REPRINTABLE:
+                return self._codec.decoded(purchase_id, kept)
+        return None
+
+    def purchases(self) -> Sequence[PurchaseRecord]:
+        return _Purchases(list(self._purchases), self._purchases, self._codec)
 
     def key_change(self, request_id: str) -> KeyChangeRecord | None:
         if request_id in self._key_changes:
@@ -150,6 +306,9 @@ class MemoryStore:
         return self._key_changes.get(request_id)
 
     def save_key_change(self, record: KeyChangeRecord) -> None:
+        if record.id not in self._key_changes:
+            self._key_change_order.add(record.id)
+            self._on_failure(lambda: self._key_change_order.remove_newest(record.id))
         self._keep(self._key_changes, record.id)
         self._key_changes[record.id] = record
 
@@ -167,8 +326,78 @@ class MemoryStore:
 
     def add_event(self, kind: str, body: dict[str, Any]) -> None:
         events = self._events[kind]
+        if events.maxlen is not None and len(events) == events.maxlen:
+            oldest = events[0]
+            self._on_failure(lambda: events.appendleft(oldest))
         events.append(body)
         self._on_failure(events.pop)
+
+
+class _Purchases(Sequence[PurchaseRecord]):
+    """The purchases kept when it was made, each decoded only when read: counting them costs nothing."""
+
+    def __init__(self, ids: list[str], kept: _KeptTable, codec: _Codec) -> None:
+        self._ids = ids
+        self._kept = kept
+        self._codec = codec
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> PurchaseRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[PurchaseRecord]: ...
+    def __getitem__(self, index: int | slice) -> PurchaseRecord | list[PurchaseRecord]:
+        if isinstance(index, slice):
+            return [self._codec.decoded(i, self._kept[i]) for i in self._ids[index]]
+        purchase_id = self._ids[index]
+        return self._codec.decoded(purchase_id, self._kept[purchase_id])
+
+
+class _Codec:
+    """A purchase's blob: JSON, deflated against the first purchase the store kept.
+
+    Purchases share their field names and most of their shape, so with the first one as a preset
+    dictionary a 2.4 KB record deflates to under 200 bytes (about 950 without). A small window
+    and memory level keep a compression at a few microseconds (zlib's defaults take about 50).
+    """
+
+    WINDOW_BITS = 12  # a 4 KB window, the size of a large purchase
+    MEMORY_LEVEL = 5
+
+    def __init__(self) -> None:
+        self.dictionary: bytes | None = None
+
+    def encoded(self, record: PurchaseRecord, references: tuple[str, ...]) -> _Kept:
+        rest = {
+            "response": record.response,
+            "error": record.error,
+            "advices": {i: [a.kind, a.body] for i, a in record.advices.items()},
+            "request": record.request,
+        }
+        text = json.dumps(rest, separators=(",", ":")).encode()
+        if self.dictionary is None:
+            self.dictionary = text
+        deflate = zlib.compressobj(1, zlib.DEFLATED, self.WINDOW_BITS, self.MEMORY_LEVEL, zdict=self.dictionary)
+        blob = deflate.compress(text) + deflate.flush()
+        return _Kept(record.meter_id, record.scenario, record.status, references, blob)
+
+    def decoded(self, purchase_id: str, kept: _Kept) -> PurchaseRecord:
+        assert self.dictionary is not None  # set by the first purchase encoded
+        inflate = zlib.decompressobj(self.WINDOW_BITS, zdict=self.dictionary)
+        rest = json.loads(inflate.decompress(kept.blob) + inflate.flush())
+        advices = {i: Advice(kind, body) for i, (kind, body) in rest["advices"].items()}
+        return PurchaseRecord(
+            purchase_id,
+            kept.meter_id,
+            kept.scenario,
+            kept.status,
+            response=rest["response"],
+            error=rest["error"],
+            advices=advices,
+            request=rest["request"],
+        )
 
 
 def _one_level_copy(record: Any) -> Any:

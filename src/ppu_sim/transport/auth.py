@@ -7,6 +7,7 @@ be sent. Once users are configured, bearer tokens must be configured too to be a
 from __future__ import annotations
 
 import hmac
+import inspect
 from typing import Any
 
 from ppu_sim.runtime import simulator_of
@@ -29,3 +30,9 @@ def token_info(token: str, request: Any) -> dict[str, Any] | None:
     if any(hmac.compare_digest(token.encode(), known.encode()) for known in settings.tokens):
         return {"sub": "bearer", "scope": []}
     return None
+
+
+# Connexion reads a check's signature on every request to see whether it takes ``request``;
+# a signature set on the function is returned at once instead of being worked out each time.
+for _check in (basic_info, token_info):
+    _check.__signature__ = inspect.signature(_check)  # type: ignore[attr-defined]

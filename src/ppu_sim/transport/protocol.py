@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import weakref
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -144,6 +145,7 @@ class GuardedProtocol(HttpToolsProtocol):
         if self.parser.should_upgrade():
             self._unparsed_body = _declared_length(self.headers)
         super().on_headers_complete()
+        self.cycle.transport = _OneWrite(self.transport, self.cycle, self.loop)
         self._timer = self.loop.call_later(self._timeout()[1], self._timed_out)
 
     def on_message_complete(self) -> None:
@@ -243,6 +245,49 @@ class GuardedProtocol(HttpToolsProtocol):
             self.transport.write_eof()
         self.flow.resume_reading()
         self._timer = self.loop.call_later(_LINGER_SECONDS, self.transport.close)
+
+
+class _OneWrite:
+    """The connection as one response sees it: its status line and header fields wait for the
+    first piece of body and go out with it in one write.
+
+    uvicorn writes the head and the body apart, and a write to a socket is a system call that
+    took a quarter of a request's time here. A head with no body after it in the same step of
+    the event loop (a HEAD request, a response held by a fault) goes out at the end of that step.
+    Everything else passes through to the transport.
+    """
+
+    def __init__(self, transport: asyncio.Transport, cycle: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        # Weak: the cycle holds this object, and a reference back would make each response a
+        # reference cycle that only a garbage collection pass frees.
+        self._cycle = weakref.ref(cycle)
+        self._loop = loop
+        self._head: bytes | None = None
+        self._started = False
+
+    def write(self, data: bytes) -> None:
+        cycle = self._cycle()
+        if cycle is not None and cycle.response_started and not self._started:
+            self._started = True  # the first write once the response has begun is its head
+            self._head = data
+            self._loop.call_soon(self._flush)
+            return
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        self._transport.write(data)
+
+    def _flush(self) -> None:
+        if self._head is not None and not self._transport.is_closing():
+            self._transport.write(self._head)
+        self._head = None
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def guarded_protocol(settings: Settings, max_connections: int) -> type[GuardedProtocol]:

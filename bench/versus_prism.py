@@ -1,0 +1,273 @@
+"""ppu-sim beside Prism 5 (`-v silent`) and a bare uvicorn app, on the same contract and bodies.
+
+One command (after the README's install):
+
+    .venv/bin/python bench/versus_prism.py                 # 3 repeats of 10 s, then the memory run
+    .venv/bin/python bench/versus_prism.py --memory-purchases 0 --repeats 1 --seconds 5   # quick look
+
+Needs `wrk` (Debian: `apt-get install -y wrk`) and Node.js with npm: Prism 5
+(`@stoplight/prism-cli`) is installed with npm into ~/.cache/ppu-sim-bench on first use. Every
+server listens on 127.0.0.1 and runs alone; wrk drives it with 16 connections, lookups then
+purchases, each request with a fresh id in the path and the body (bench/ppu_load.lua). Repeats
+interleave the servers (ppu-sim, Prism, floor, ppu-sim, ...), so a change in the machine's own
+load hits all of them alike; the figures are medians over the repeats.
+
+Printed: requests/s per server and operation, ppu-sim / Prism and ppu-sim / floor, p50/p99, the
+longest stall of the ppu-sim process per phase (bench/probed_serve.py: a watcher thread inside the
+process, late only while one step holds the GIL, and every garbage collection pass, timed; 0 when
+none passed the probe's 10 ms floor), and then, on a fresh ppu-sim
+with default settings, its RSS at 0 purchases and at each checkpoint up to --memory-purchases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CONTRACT = ROOT / "openapi" / "prepaidutility-v3.yaml"
+LUA = HERE / "ppu_load.lua"
+PRISM_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ppu-sim-bench" / "prism"
+PRISM_PACKAGE = "@stoplight/prism-cli@5"
+CONNECTIONS = 16
+THREADS = 2
+WARM_UP_SECONDS = 2
+MAX_SECONDS = 120
+MAX_REPEATS = 20
+MAX_PURCHASES = 5_000_000
+MEMORY_CHECKPOINTS = (100_000, 250_000, 500_000, 750_000, 1_000_000, 1_250_000, 1_500_000)
+OPERATIONS = ("lookup", "purchase")
+
+
+@dataclass
+class Run:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    failed: int
+    stall_ms: float = 0.0
+    gc_ms: float = 0.0
+
+
+@dataclass
+class Server:
+    name: str
+    base: str  # the contract's paths under this prefix ("" for Prism, which ignores `servers`)
+    command: list[str]
+    ready_path: str
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="per operation and server, each repeat (max 120)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds over the servers (max 20)")
+    parser.add_argument(
+        "--memory-purchases", type=int, default=1_000_000, help="purchases for the RSS run (0: skip; max 5,000,000)"
+    )
+    parser.add_argument("--no-prism", action="store_true", help="ppu-sim and the floor only (no Node.js needed)")
+    args = parser.parse_args()
+    seconds = max(1, min(args.seconds, MAX_SECONDS))
+    repeats = max(1, min(args.repeats, MAX_REPEATS))
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (Debian: apt-get install -y wrk)")
+    with tempfile.TemporaryDirectory(prefix="ppu-bench-") as tmp:
+        stall_log = Path(tmp) / "stalls.txt"
+        servers = [_ppu_sim(stall_log), _floor()]
+        if not args.no_prism:
+            servers.insert(1, _prism(_install_prism()))
+        results: dict[tuple[str, str], list[Run]] = {}
+        for repeat in range(repeats):
+            for server in servers:
+                for op, run in _measure(server, seconds, repeat, stall_log).items():
+                    results.setdefault((server.name, op), []).append(run)
+                    print(f"  round {repeat + 1} {server.name:7} {op:8} {run.rate:8.0f}/s", flush=True)
+        _report(results, [s.name for s in servers])
+        if args.memory_purchases > 0:
+            _memory(min(args.memory_purchases, MAX_PURCHASES), stall_log)
+    return 0
+
+
+def _ppu_sim(stall_log: Path) -> Server:
+    serve = [sys.executable, str(HERE / "probed_serve.py"), "--stall-log", str(stall_log), "--"]
+    return Server("ppu-sim", "/prepaidutility/v3", [*serve, "--no-watch", "--log-level", "warning"], "/health")
+
+
+def _floor() -> Server:
+    return Server("floor", "/prepaidutility/v3", [sys.executable, str(HERE / "floor_app.py")], "/")
+
+
+def _prism(prism: Path) -> Server:
+    return Server("prism", "", [str(prism), "mock", "-h", "127.0.0.1", "-v", "silent", str(CONTRACT), "-p"], "/")
+
+
+def _install_prism() -> Path:
+    prism = PRISM_CACHE / "node_modules" / ".bin" / "prism"
+    if not prism.exists():
+        if shutil.which("npm") is None:
+            sys.exit("npm is not installed: Prism needs Node.js and npm (or run with --no-prism)")
+        print(f"installing {PRISM_PACKAGE} into {PRISM_CACHE} (first run only)", flush=True)
+        PRISM_CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(PRISM_CACHE), PRISM_PACKAGE],
+            check=True,
+        )
+    return prism
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(server: Server) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    command = [*server.command, "--port", str(port)] if server.name == "ppu-sim" else [*server.command, str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{server.ready_path}", timeout=1):
+                return process, port
+        except OSError as exc:
+            # Prism answers an unrouted / with a 404 once it listens: that is ready too.
+            if getattr(exc, "code", None):
+                return process, port
+            if process.poll() is not None:
+                sys.exit(f"{server.name} exited during start-up: {' '.join(command)}")
+            time.sleep(0.1)
+    process.kill()
+    sys.exit(f"{server.name} did not start within 60 s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _wrk(port: int, base: str, op: str, tag: int, seconds: int) -> tuple[Run, int]:
+    """One wrk run of ``seconds``; the figures and how many requests were answered."""
+    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA)]
+    command += [f"http://127.0.0.1:{port}", "--", op, str(tag), base]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    fields = dict(part.split("=") for part in line.split()[1:])
+    requests = int(fields["requests"])
+    run = Run(
+        rate=requests / (int(fields["duration_us"]) / 1e6),
+        p50_ms=int(fields["p50_us"]) / 1000,
+        p99_ms=int(fields["p99_us"]) / 1000,
+        failed=int(fields["errors"]) + int(fields["non2xx"]),
+    )
+    return run, requests
+
+
+def _stalls(stall_log: Path, start: float, end: float) -> tuple[float, float]:
+    """The longest stall and the longest garbage collection pass (ms) logged between start and end."""
+    worst = {"stall": 0.0, "gc": 0.0}
+    if stall_log.exists():
+        for line in stall_log.read_text().splitlines():
+            parts = line.split()
+            if start <= float(parts[0]) <= end:
+                kind = "gc" if parts[1].startswith("gc") else "stall"
+                worst[kind] = max(worst[kind], float(parts[-1]))
+    return worst["stall"], worst["gc"]
+
+
+def _measure(server: Server, seconds: int, repeat: int, stall_log: Path) -> dict[str, Run]:
+    process, port = _start(server)
+    try:
+        _wrk(port, server.base, "lookup", 1000 + repeat, WARM_UP_SECONDS)
+        runs = {}
+        for number, op in enumerate(OPERATIONS):
+            start = time.time()
+            run, _ = _wrk(port, server.base, op, 2000 + 10 * repeat + number, seconds)
+            if server.name == "ppu-sim":
+                run.stall_ms, run.gc_ms = _stalls(stall_log, start, time.time())
+            runs[op] = run
+        return runs
+    finally:
+        _stop(process)
+
+
+def _median(runs: list[Run], attr: str) -> float:
+    return statistics.median(getattr(r, attr) for r in runs)
+
+
+def _report(results: dict[tuple[str, str], list[Run]], names: list[str]) -> None:
+    print("\nrequests/s (median of the repeats), latency at 16 connections")
+    print(f"{'':18}" + "".join(f"{n:>22}" for n in names))
+    for op in OPERATIONS:
+        row = [results[(n, op)] for n in names]
+        print(f"{op + 's/s':18}" + "".join(f"{_median(r, 'rate'):>22,.0f}" for r in row))
+        print(
+            f"{'  p50 / p99 ms':18}"
+            + "".join(f"{_median(r, 'p50_ms'):>13.1f} /{_median(r, 'p99_ms'):>6.1f}" for r in row)
+        )
+        failed = sum(run.failed for r in row for run in r)
+        if failed:
+            print(f"  ({failed} requests failed or were not 2xx: the figures above are not comparable)")
+    print()
+    for op in OPERATIONS:
+        ppu = _median(results[("ppu-sim", op)], "rate")
+        parts = [f"{op}s: ppu-sim / {n} = {ppu / _median(results[(n, op)], 'rate'):.2f}" for n in names[1:]]
+        ppu_runs = results[("ppu-sim", op)]
+        stall, gc_pause = max(r.stall_ms for r in ppu_runs), max(r.gc_ms for r in ppu_runs)
+        ratio = _median(ppu_runs, "p99_ms") / _median(ppu_runs, "p50_ms")
+        print(
+            "; ".join(parts)
+            + f"; ppu-sim p99/p50 = {ratio:.1f}; longest stall {stall:.1f} ms, longest GC pass {gc_pause:.1f} ms"
+        )
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _memory(purchases: int, stall_log: Path) -> None:
+    print(f"\nmemory: one ppu-sim with default settings, {purchases:,} purchases at 16 connections")
+    server = _ppu_sim(stall_log)
+    process, port = _start(server)
+    try:
+        print(f"  {0:>10,} purchases  RSS {_rss_mb(process.pid):7.1f} MB", flush=True)
+        done, rate, tag = 0, 1000.0, 9000
+        for checkpoint in [c for c in MEMORY_CHECKPOINTS if c < purchases] + [purchases]:
+            start, runs = time.time(), []
+            while done < checkpoint:  # slices of at most 30 s, sized by the last rate, so the overshoot is small
+                tag += 1
+                run, answered = _wrk(
+                    port, server.base, "purchase", tag, max(1, min(30, int((checkpoint - done) / rate)))
+                )
+                done, rate = done + answered, max(run.rate, 1.0)
+                runs.append(run)
+            stall, gc_pause = _stalls(stall_log, start, time.time())
+            print(
+                f"  {done:>10,} purchases  RSS {_rss_mb(process.pid):7.1f} MB  ({_median(runs, 'rate'):,.0f}/s,"
+                f" p50 {_median(runs, 'p50_ms'):.1f} ms, p99 {max(r.p99_ms for r in runs):.1f} ms,"
+                f" longest stall {stall:.1f} ms, GC pass {gc_pause:.1f} ms)",
+                flush=True,
+            )
+    finally:
+        _stop(process)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

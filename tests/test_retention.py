@@ -1,0 +1,78 @@
+"""Retention: a session remembers the last N transactions; an older one is answered as never seen.
+
+With `--retention 3`, four purchases on one meter leave the last three: the first is forgotten by
+every operation that looks purchases up (advices, retries, reprints by reference, duplicates),
+and the reprint of the meter's last purchase, the advices of the kept ones and the meter's debt
+carry on as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from tests.support import Sim, confirmation, lookup, new_id, purchase, reprint, reversal, sts_meter
+
+METER = sts_meter("0123456789")
+AMOUNT = 10000
+
+
+def _reprint(sim: Sim, ref: str | None = None) -> httpx.Response:
+    rid = new_id()
+    return sim.post(f"/tokenReprints/{rid}", reprint(METER, ref, rid))
+
+
+def _bought(sim: Sim, count: int) -> list[dict]:
+    answers = []
+    for _ in range(count):
+        pid = new_id()
+        r = sim.post(f"/tokenPurchases/{pid}", purchase(METER, AMOUNT, pid))
+        assert r.status_code == 201, r.text
+        answers.append(r.json())
+    return answers
+
+
+def test_a_forgotten_purchase_is_answered_as_one_never_seen(start_sim: Callable[..., Sim]) -> None:
+    sim = start_sim("--retention", "3")
+    first, second, *_, last = _bought(sim, 4)
+    gone, kept = first["id"], second["id"]
+
+    cid = new_id()
+    r = sim.post(f"/tokenPurchases/{gone}/confirmations/{cid}", confirmation(gone, cid))
+    assert r.status_code == 404 and r.json()["errorType"] == "UNABLE_TO_LOCATE_RECORD"
+    rid = new_id()
+    r = sim.post(f"/tokenPurchases/{gone}/reversals/{rid}", reversal(gone, rid))
+    assert r.status_code == 404 and r.json()["errorType"] == "UNABLE_TO_LOCATE_RECORD"
+    receipt = first["tokens"][0]["receiptNum"]
+    r = _reprint(sim, receipt)
+    assert r.status_code == 400 and r.json()["errorType"] == "UNABLE_TO_LOCATE_RECORD"
+
+    r = _reprint(sim)
+    assert r.status_code == 200 and r.json()["tokens"] == last["tokens"]
+    cid = new_id()
+    assert sim.post(f"/tokenPurchases/{kept}/confirmations/{cid}", confirmation(kept, cid)).status_code == 202
+    r = _reprint(sim, second["tokens"][0]["receiptNum"])
+    assert r.status_code == 200 and r.json()["tokens"] == second["tokens"]
+
+    # Its id is free again: a retry is processed as the purchase, and the id may be used anew.
+    retried = sim.post(f"/tokenPurchases/{gone}/retry", purchase(METER, AMOUNT, new_id()))
+    assert retried.status_code == 202, retried.text
+    assert sim.post(f"/tokenPurchases/{gone}", purchase(METER, AMOUNT, gone)).status_code == 400  # now kept again
+
+
+def test_request_ids_are_remembered_up_to_the_retention(start_sim: Callable[..., Sim]) -> None:
+    sim = start_sim("--retention", "2")
+    ids = [new_id() for _ in range(3)]
+    for lid in ids:
+        assert sim.post(f"/meterLookups/{lid}", lookup(METER, lid)).status_code == 201
+    assert sim.post(f"/meterLookups/{ids[-1]}", lookup(METER, ids[-1])).json()["errorType"] == "DUPLICATE_RECORD"
+    assert sim.post(f"/meterLookups/{ids[0]}", lookup(METER, ids[0])).status_code == 201
+
+
+def test_by_default_a_session_remembers_everything_a_test_run_makes(start_sim: Callable[..., Sim]) -> None:
+    sim = start_sim()
+    first, *_ = _bought(sim, 50)
+    cid = new_id()
+    r = sim.post(f"/tokenPurchases/{first['id']}/confirmations/{cid}", confirmation(first["id"], cid))
+    assert r.status_code == 202
