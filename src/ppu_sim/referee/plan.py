@@ -21,7 +21,7 @@ from ppu_sim.paths import bundled
 from ppu_sim.referee.judge import Verdict
 from ppu_sim.referee.messages import Msg, messages
 from ppu_sim.referee.rules import BY_ID
-from ppu_sim.scenario.loader import _Locator, _schema_problems  # the pack checker's reporting, shared
+from ppu_sim.scenario.loader import Locator, schema_problems  # plans are reported like packs
 from ppu_sim.scenario.source import Source, SourceError, read_source
 
 
@@ -93,9 +93,9 @@ def load_plan(path: Path) -> Plan:
 
 
 def _plan(source: Source, path: Path) -> Plan:
-    at = _Locator(str(path), source.lines)
+    at = Locator(str(path), source.lines)
     data = source.data
-    problems = list(dict.fromkeys(p for err in _VALIDATOR.iter_errors(data) for p in _schema_problems(err)))
+    problems = list(dict.fromkeys(p for err in _VALIDATOR.iter_errors(data) for p in schema_problems(err)))
     if not problems:
         problems = _meaning(data)
     if problems:

@@ -118,13 +118,13 @@ def _pack(read: Callable[[], Source], path: Path, allowed_statuses: Mapping[str,
     except SourceError as exc:
         where = f"{path}:{exc.line}: {_dotted(exc.field)}" if exc.line else str(path)
         raise ScenarioError([f"{where}: {exc.message}"]) from exc
-    at = _Locator(str(path), source.lines)
+    at = Locator(str(path), source.lines)
     data = source.data
     if data is None:
         raise ScenarioError([at((), "the file is empty; a pack needs at least `scenarios: []`")])
     # Every schema problem, then the deeper checks of whatever the schema found sound: one run
     # reports all the mistakes of a file.
-    schema = list(dict.fromkeys(p for err in _VALIDATOR.iter_errors(data) for p in _schema_problems(err)))
+    schema = list(dict.fromkeys(p for err in _VALIDATOR.iter_errors(data) for p in schema_problems(err)))
     name = (data.get("pack") if isinstance(data, dict) else None) or path.stem
     builder = _Builder(at, allowed_statuses, name, [where for where, _ in schema])
     scenarios, latency = builder.pack_parts(data)
@@ -133,7 +133,7 @@ def _pack(read: Callable[[], Source], path: Path, allowed_statuses: Mapping[str,
     return Pack(builder.pack, str(path), data.get("description", ""), scenarios, latency)
 
 
-def _schema_problems(err: jsonschema.ValidationError) -> list[tuple[Path_, str]]:
+def schema_problems(err: jsonschema.ValidationError) -> list[tuple[Path_, str]]:
     path = tuple(err.absolute_path)
     if err.validator == "oneOf" and not err.context:
         # Valid under several branches: only the "one of these keys" form is written that way.
@@ -145,7 +145,7 @@ def _schema_problems(err: jsonschema.ValidationError) -> list[tuple[Path_, str]]
         unknown = _unknown_fields(path, err.instance, known) if known and isinstance(err.instance, dict) else []
         best = jsonschema.exceptions.best_match([err])
         if unknown or best.validator == "additionalProperties":
-            return unknown or _schema_problems(best)
+            return unknown or schema_problems(best)
         return [(path, _message(best))]
     if err.validator == "additionalProperties":
         return _unknown_fields(path, err.instance, list(err.schema.get("properties", {})))
@@ -188,7 +188,7 @@ def _step(key: object) -> str:
     return f".{key}" if plain else f"[{clip(repr(key))}]"
 
 
-class _Locator:
+class Locator:
     """Turns a data path into ``file:line: dotted.field: message``."""
 
     def __init__(self, file: str, lines: dict[Path_, int]) -> None:
@@ -219,7 +219,7 @@ class _Builder:
     them; everything else is still checked, so that one run reports every mistake.
     """
 
-    def __init__(self, at: _Locator, allowed: Mapping[str, frozenset[int]], pack: str, broken: list[Path_]) -> None:
+    def __init__(self, at: Locator, allowed: Mapping[str, frozenset[int]], pack: str, broken: list[Path_]) -> None:
         self.at = at
         self.allowed = allowed
         self.pack = pack
