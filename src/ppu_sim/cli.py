@@ -17,6 +17,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime, timezone
 from decimal import Decimal
 from functools import partial
@@ -478,26 +479,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"ppu-sim serve: {exc}", file=sys.stderr)
         return 2
 
-    settings = Settings(
-        host=args.host,
-        port=args.port,
-        scenario_paths=tuple(args.scenarios),
-        seed=args.seed,
-        users=args.users,
-        tokens=args.tokens,
-        strict=args.strict,
-        hold_seconds=args.hold_seconds,
-        retention=args.retention,
-        watch=not args.no_watch,
-        log_level=args.log_level,
-        vending_key=args.vending_key,
-        sessions=args.sessions,
-        session_ttl=args.session_ttl,
-        max_sessions=args.max_sessions,
-        journal_size=args.journal_size,
-        admin_token=args.admin_token,
-        **{name: getattr(args, name) for name, _, _ in LIMITS},
-    )
+    # Every option is named after its setting, so none can be parsed and then left out here.
+    given = {f.name: getattr(args, f.name) for f in fields(Settings) if hasattr(args, f.name)}
+    settings = Settings(**given, scenario_paths=tuple(args.scenarios), watch=not args.no_watch)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run(settings)
 
