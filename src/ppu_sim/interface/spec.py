@@ -8,7 +8,7 @@ operation an unroutable path was aiming at).
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +88,9 @@ def operation_for(method: str, path: str) -> tuple[str | None, dict[str, str]]:
 def methods_for_path(path: str) -> list[str]:
     """Methods the contract defines for a path (for the Allow header of a 405)."""
     return sorted({method for rx, method, _ in _templates() if rx.fullmatch(_relative(path))})
+
+
+@lru_cache(maxsize=128)
+def python_name(name: str) -> str:
+    """operationId or parameter name, camelCase, as a Python name: purchaseId -> purchase_id."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

@@ -306,46 +306,62 @@ def _parameter_validator(schema: dict[str, Any]) -> Draft4Validator:
     return found[1]
 
 
+def parameter_problems(
+    parameters: dict[str, list[dict[str, Any]]],
+    path_params: MutableMapping[str, str],
+    query_params: MutableMapping[str, str],
+    strict: bool,
+    strict_validation: bool,
+) -> list[dict[str, Any]]:
+    """Every offending path and query parameter of one request, as {field, msg, value}: what
+    Connexion's parameter check and the fast path both refuse."""
+    errors: list[dict[str, Any]] = []
+    if strict_validation:
+        known = {p["name"] for p in parameters.get("query", [])}
+        errors += [
+            {"field": f"query:{name}", "msg": "unknown query parameter", "value": _shown(value)}
+            for name, value in query_params.items()
+            if name not in known
+        ]
+    for where, values in (("path", path_params), ("query", query_params)):
+        for param in parameters.get(where, []):
+            value = values.get(param["name"])
+            problem = _parameter_problem(where, value, param)
+            if problem:
+                errors.append(
+                    {
+                        "field": f"{where}:{param['name']}",
+                        "msg": problem.splitlines()[0],
+                        "value": _shown(value) if value is not None else "null",
+                    }
+                )
+            elif param.get("schema", {}).get("format") == "uuid" and (
+                bad := not_uuid(f"{where}:{param['name']}", value, strict)
+            ):
+                errors.append(bad)
+    return errors
+
+
+def _parameter_problem(where: str, value: Any, param: dict[str, Any]) -> str | None:
+    """Connexion's check of one parameter, with its validator built once (Connexion deep-copied the
+    parameter and built a Draft-4 validator for every parameter of every request)."""
+    if value is None or (is_nullable(param) and is_null(value)):
+        return ParameterValidator.validate_parameter(where, value, param)
+    try:
+        _parameter_validator(param.get("schema", param)).validate(value)
+    except ValidationError as exc:
+        return str(exc)
+    return None
+
+
 def make_parameter_validator(strict: bool) -> type[ParameterValidator]:
     """Path and query checks reported like body checks: every parameter, as {field, msg, value}."""
 
     class ContractParameterValidator(ParameterValidator):
-        def validate_parameter(self, where: str, value: Any, param: dict[str, Any], name: Any = None) -> str | None:
-            """Connexion's check with each parameter's validator built once: it deep-copied the
-            parameter and built a Draft-4 validator for every parameter of every request."""
-            if value is None or (is_nullable(param) and is_null(value)):
-                return super().validate_parameter(where, value, param, name)
-            try:
-                _parameter_validator(param.get("schema", param)).validate(value)
-            except ValidationError as exc:
-                return str(exc)
-            return None
-
         def validate_request(self, request: Any) -> None:
-            errors: list[dict[str, Any]] = []
-            if self.strict_validation:
-                known = {p["name"] for p in self.parameters.get("query", [])}
-                errors += [
-                    {"field": f"query:{name}", "msg": "unknown query parameter", "value": _shown(value)}
-                    for name, value in request.query_params.items()
-                    if name not in known
-                ]
-            for where, values in (("path", request.path_params), ("query", request.query_params)):
-                for param in self.parameters.get(where, []):
-                    value = values.get(param["name"])
-                    problem = self.validate_parameter(where, value, param)
-                    if problem:
-                        errors.append(
-                            {
-                                "field": f"{where}:{param['name']}",
-                                "msg": problem.splitlines()[0],
-                                "value": _shown(value) if value is not None else "null",
-                            }
-                        )
-                    elif param.get("schema", {}).get("format") == "uuid" and (
-                        bad := not_uuid(f"{where}:{param['name']}", value, strict)
-                    ):
-                        errors.append(bad)
+            errors = parameter_problems(
+                self.parameters, request.path_params, request.query_params, strict, self.strict_validation
+            )
             if errors:
                 raise FormatProblem(errors)
 
@@ -450,20 +466,45 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def make_body_validator(strict: bool) -> type[JSONRequestBodyValidator]:
-    """A validator class bound to the server's strictness (connexion instantiates it per request)."""
+def checked_body(raw: bytes, schema: dict[str, Any], encoding: str, settings: Settings) -> dict[str, Any]:
+    """The body parsed, conformed (lenient mode) and judged against the operation's schema, or a
+    FormatProblem naming every offending field: what Connexion's body check and the fast path both use."""
+    strict = settings.strict
+    body = _read_json(raw, encoding, settings.max_json_depth, settings.max_format_errors)
+    if body is None:
+        raise FormatProblem([{"field": "body", "msg": "a JSON body is required", "value": "null"}])
+    if not isinstance(body, dict):
+        raise FormatProblem([{"field": "body", "msg": "must be a JSON object", "value": _shown(body)}], body)
+    if not strict:
+        conform(body, schema)
+    if known_valid(compiled_validator(schema), body) and not (
+        strict and any(_not_v4(f, body.get(f)) for f in ID_FIELDS)
+    ):
+        return body
+    problems = (problem for e in _python_validator(schema).iter_errors(body) for problem in describe(e))
+    if strict:
+        problems = chain(problems, (e for f in ID_FIELDS if (e := _not_v4(f, body.get(f)))))
+    errors, truncated = _first(problems, settings.max_format_errors)
+    if errors:
+        raise FormatProblem(errors, body, truncated)
+    return body
+
+
+def _python_validator(schema: dict[str, Any]) -> Draft4Validator:
+    """The Python validator that words a refused body's errors, built once per operation's schema."""
+    found = _VALIDATORS.get(id(schema))
+    if found is None or found.schema is not schema:
+        found = _VALIDATORS[id(schema)] = RequestValidator(schema, format_checker=FORMAT_CHECKER)
+    return found
+
+
+def make_body_validator() -> type[JSONRequestBodyValidator]:
+    """Connexion's body check as :func:`checked_body` (Connexion instantiates the class per request;
+    the strictness is the server's settings')."""
 
     class ContractBodyValidator(JSONRequestBodyValidator):
         # The handler takes the checked body from the scope (request_body), so nothing is re-encoded.
         MUTABLE_VALIDATION = False
-
-        @property
-        def _validator(self) -> Draft4Validator:
-            # Connexion makes this object per request, but the schema is the operation's own: build once.
-            found = _VALIDATORS.get(id(self._schema))
-            if found is None or found.schema is not self._schema:
-                found = _VALIDATORS[id(self._schema)] = RequestValidator(self._schema, format_checker=FORMAT_CHECKER)
-            return found
 
         async def _parse(self, stream: Any, scope: Any) -> Any:
             settings = simulator_of(scope).settings
@@ -489,23 +530,6 @@ def make_body_validator(strict: bool) -> type[JSONRequestBodyValidator]:
                     raise problem.with_traceback(None) from None
 
         def _check(self, raw: bytes, settings: Settings) -> dict[str, Any]:
-            body = _read_json(raw, self._encoding, settings.max_json_depth, settings.max_format_errors)
-            if body is None:
-                raise FormatProblem([{"field": "body", "msg": "a JSON body is required", "value": "null"}])
-            if not isinstance(body, dict):
-                raise FormatProblem([{"field": "body", "msg": "must be a JSON object", "value": _shown(body)}], body)
-            if not strict:
-                conform(body, self._schema)
-            if known_valid(compiled_validator(self._schema), body) and not (
-                strict and any(_not_v4(f, body.get(f)) for f in ID_FIELDS)
-            ):
-                return body
-            problems = (problem for e in self._validator.iter_errors(body) for problem in describe(e))
-            if strict:
-                problems = chain(problems, (e for f in ID_FIELDS if (e := _not_v4(f, body.get(f)))))
-            errors, truncated = _first(problems, settings.max_format_errors)
-            if errors:
-                raise FormatProblem(errors, body, truncated)
-            return body
+            return checked_body(raw, self._schema, self._encoding, settings)
 
     return ContractBodyValidator
