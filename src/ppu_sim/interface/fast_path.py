@@ -30,6 +30,7 @@ from ppu_sim.interface.validation import (
     INLINE_BODY_BYTES,
     checked_body,
     parameter_problems,
+    prepare,
 )
 from ppu_sim.runtime import simulator_of
 from ppu_sim.transport.auth import BASIC, BEARER, authorised
@@ -148,6 +149,7 @@ def _route(base_path: str, operation: Any) -> Route | None:
     schemes = _schemes(operation.security, operation.security_schemes)
     if not schema or schemes == frozenset():
         return None
+    prepare(schema, operation.parameters)
     parts = re.split(r"\{([^/]+?)\}", operation.path)
     regex = "".join(f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
     names = parts[1::2]
