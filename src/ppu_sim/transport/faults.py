@@ -72,7 +72,9 @@ class FaultMiddleware:
         await self.app(scope, receive, capture)
         directive = _pop_directive(held[0]) if held else None
         delay, fault = _delay(directive), _fault(directive)
-        latency = session_of(scope).provider.catalogue.latency if _is_api(scope["path"]) else None
+        latency = session_of(scope).provider.catalogue.latency
+        if latency is not None and not _is_api(scope["path"]):
+            latency = None
         # Drawn in request order from the session's seeded generator: the same traffic replays the same timings.
         wait = sum(sample(d, session_of(scope).rng) for d in (latency, delay) if d is not None)
         note = note_of(scope)
