@@ -4,9 +4,8 @@ simulator's ASGI layers."""
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Callable, Sequence
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from connexion.apps.asynchronous import AsyncApi, AsyncOperation
 from connexion.datastructures import MediaTypeDict
 from connexion.decorators import StarletteDecorator
 from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionResponse
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
@@ -24,6 +24,7 @@ from ppu_sim.control.app import AdminGuard, control_api
 from ppu_sim.control.recorder import Recorder, is_control
 from ppu_sim.control.sessions import Sessions
 from ppu_sim.interface import http_errors, spec
+from ppu_sim.interface.fast_path import FastPath
 from ppu_sim.interface.validation import FormatProblem, make_body_validator, make_parameter_validator, strict_document
 from ppu_sim.runtime import Simulator
 from ppu_sim.scenario.loader import builtin_pack_paths, load_packs
@@ -63,20 +64,23 @@ class _OnceDecorator(StarletteDecorator):
 
 
 def _with_ids(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """The handler called with the request's path and query parameters its signature names."""
+    """The handler called with the request's scope and the path and query parameters its signature
+    names; its :class:`~ppu_sim.interface.handlers.Answer` becomes Connexion's response."""
     wanted = set(inspect.signature(handler).parameters)
 
-    async def call(request: Any) -> Any:
+    async def call(request: Any) -> ConnexionResponse:
         given = {**request.query_params, **request.path_params}
-        return await handler(**{python: value for name, value in given.items() if (python := _python(name)) in wanted})
+        ids = {python: value for name, value in given.items() if (python := spec.python_name(name)) in wanted}
+        answer = await handler(request.scope, **ids)
+        return ConnexionResponse(
+            status_code=answer.status,
+            mimetype="application/json",
+            content_type="application/json",
+            body=answer.body,
+            headers=answer.headers,
+        )
 
     return call
-
-
-@lru_cache(maxsize=128)
-def _python(name: str) -> str:
-    """operationId or parameter name, camelCase, as a Python name: purchaseId -> purchase_id."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class _Operation(AsyncOperation):
@@ -98,7 +102,7 @@ class HandlerResolver(Resolver):
         self.module = module
 
     def resolve_operation_id(self, operation: Any) -> str:
-        return f"{self.module}." + _python(operation.operation_id)
+        return f"{self.module}." + spec.python_name(operation.operation_id)
 
 
 def load_catalogue(extra: Sequence[Path] = ()) -> Catalogue:
@@ -120,7 +124,8 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> Record
     # Strict mode serves and enforces the closed variant; lenient mode the file as written.
     document = strict_document(spec.document()) if settings.strict else spec.document()
     documents = contract_documents(spec.BASE_PATH, document, None if settings.strict else spec.text())
-    interface = FaultMiddleware(_built(_interface_app(settings, document)), simulator.stopping)
+    contract = _built(_interface_app(settings, document))
+    interface = FaultMiddleware(FastPath.over(contract) if settings.fast_path else contract, simulator.stopping)
     control = AdminGuard(_built(control_api(HandlerResolver("ppu_sim.control.handlers"))))
     return Recorder(Gateway(Dispatch(interface, control), simulator, documents), simulator)
 
@@ -130,7 +135,7 @@ def _interface_app(settings: Settings, document: dict[str, Any]) -> connexion.As
         __name__,
         validator_map={
             "parameter": make_parameter_validator(settings.strict),
-            "body": MediaTypeDict({"*/*json": make_body_validator(settings.strict)}),
+            "body": MediaTypeDict({"*/*json": make_body_validator()}),
         },
     )
     api._middleware_app.api_cls = _Api  # one decoration per operation, not per request

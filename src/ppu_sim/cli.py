@@ -193,6 +193,11 @@ def _add_serve(commands: Any) -> None:
     )
     serve.add_argument("--no-watch", action="store_true", help="do not reload scenario files when they change")
     serve.add_argument(
+        "--no-fast-path",
+        action="store_true",
+        help="send every request through Connexion's full per-request stack (slower; the same answers)",
+    )
+    serve.add_argument(
         "--sessions",
         choices=SESSION_MODES,
         default=Settings.sessions,
@@ -481,7 +486,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     # Every option is named after its setting, so none can be parsed and then left out here.
     given = {f.name: getattr(args, f.name) for f in fields(Settings) if hasattr(args, f.name)}
-    settings = Settings(**given, scenario_paths=tuple(args.scenarios), watch=not args.no_watch)
+    settings = Settings(
+        **given, scenario_paths=tuple(args.scenarios), watch=not args.no_watch, fast_path=not args.no_fast_path
+    )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run(settings)
 

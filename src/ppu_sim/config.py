@@ -40,6 +40,8 @@ class Settings:
     # How many purchases, key changes, request ids (per kind) and events a session remembers; 0: all.
     retention: int = 100_000
     watch: bool = True
+    # Well-formed requests skip Connexion's per-request layers (interface/fast_path.py); off: all go through them.
+    fast_path: bool = True
     log_level: str = "info"
     # Sessions and the control API (docs/sessions.md, docs/control-api.md).
     sessions: str = "header"

@@ -8,7 +8,7 @@ operation an unroutable path was aiming at).
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -65,11 +65,28 @@ def _relative(path: str) -> str:
     return path[len(BASE_PATH) :] if path.startswith(BASE_PATH) else path
 
 
+@cache
+def _by_resource() -> dict[str, list[tuple[re.Pattern[str], str, str]]]:
+    """The templates by their first path segment (the resource), so a path is tried against a few
+    of them, not all: this runs for every request. A template starting with a parameter is under ""."""
+    index: dict[str, list[tuple[re.Pattern[str], str, str]]] = {}
+    for template in _templates():
+        first = template[0].pattern.split("/")[1]
+        index.setdefault("" if first.startswith("(?P<") else first, []).append(template)
+    return index
+
+
+def _candidates(relative: str) -> list[tuple[re.Pattern[str], str, str]]:
+    index = _by_resource()
+    found = index.get(relative.split("/", 2)[1] if relative.startswith("/") else "", [])
+    return found + index[""] if "" in index else found
+
+
 def route(path: str) -> tuple[str | None, dict[str, str]]:
     """The operation an API path addresses (any method) and its path parameters; for a path the
     contract lacks, the first operation of the same resource and no parameters."""
     relative = _relative(path)
-    for rx, _, op in _templates():
+    for rx, _, op in _candidates(relative):
         if found := rx.fullmatch(relative):
             return op, found.groupdict()
     resource = "/" + relative.strip("/").split("/")[0]
@@ -79,7 +96,7 @@ def route(path: str) -> tuple[str | None, dict[str, str]]:
 def operation_for(method: str, path: str) -> tuple[str | None, dict[str, str]]:
     """The operation a request addresses exactly (method and path) and its path parameters."""
     relative = _relative(path)
-    for rx, op_method, op in _templates():
+    for rx, op_method, op in _candidates(relative):
         if op_method == method and (found := rx.fullmatch(relative)):
             return op, found.groupdict()
     return None, {}
@@ -87,4 +104,11 @@ def operation_for(method: str, path: str) -> tuple[str | None, dict[str, str]]:
 
 def methods_for_path(path: str) -> list[str]:
     """Methods the contract defines for a path (for the Allow header of a 405)."""
-    return sorted({method for rx, method, _ in _templates() if rx.fullmatch(_relative(path))})
+    relative = _relative(path)
+    return sorted({method for rx, method, _ in _candidates(relative) if rx.fullmatch(relative)})
+
+
+@lru_cache(maxsize=128)
+def python_name(name: str) -> str:
+    """operationId or parameter name, camelCase, as a Python name: purchaseId -> purchase_id."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ppu_sim.interface import spec
-from ppu_sim.runtime import Note, note_of, session_of, simulator_of
+from ppu_sim.runtime import SESSION_KEY, Note, note_of, session_of, simulator_of
 from ppu_sim.scenario.model import Delay, Fault
 
 DIRECTIVE_HEADER = "x-ppu-sim-directive"
@@ -72,7 +72,7 @@ class FaultMiddleware:
         await self.app(scope, receive, capture)
         directive = _pop_directive(held[0]) if held else None
         delay, fault = _delay(directive), _fault(directive)
-        latency = session_of(scope).provider.catalogue.latency if _is_api(scope["path"]) else None
+        latency = _latency(scope)
         # Drawn in request order from the session's seeded generator: the same traffic replays the same timings.
         wait = sum(sample(d, session_of(scope).rng) for d in (latency, delay) if d is not None)
         note = note_of(scope)
@@ -149,6 +149,16 @@ async def _client_gone(receive: Any) -> None:
     """Return once the client has disconnected (any request body the app left unread is dropped)."""
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+def _latency(scope: Message) -> Delay | None:
+    """The catalogue's latency, if one is set, for a request to one of the contract's operations.
+
+    Only those have a session (the UI's pages do not); the path is matched only when there is a
+    latency to apply, as that is rare and the match ran on every request."""
+    session = scope.get(SESSION_KEY)
+    latency = session.provider.catalogue.latency if session is not None else None
+    return latency if latency is not None and _is_api(scope["path"]) else None
 
 
 def _is_api(path: str) -> bool:

@@ -11,6 +11,7 @@ from ppu_sim import __version__
 from ppu_sim.interface.http_errors import error_body
 from ppu_sim.runtime import SCOPE_KEY, Simulator
 from ppu_sim.transport.documents import Document
+from ppu_sim.transport.receive import replay
 from ppu_sim.transport.responses import send_response
 
 # RFC 9110 §8.3: a body without a Content-Type may be taken as this (and the contract accepts only JSON: 415).
@@ -48,7 +49,7 @@ class Gateway:
             if body is None:
                 await _too_large(send, path, limit)
                 return
-            receive = _replay(body, receive)
+            receive = replay([{"type": "http.request", "body": body, "more_body": False}], receive)
             fixed[b"content-length"] = str(len(body)).encode()
         media_type = _media_type(content_type)
         if media_type != content_type:
@@ -95,16 +96,6 @@ async def _read_body(receive: Any, limit: int) -> bytes | None:
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Any) -> Any:
-    """A receive channel that gives the body already read, then whatever the connection says next."""
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receive_() -> dict[str, Any]:
-        return pending.pop() if pending else await receive()
-
-    return receive_
 
 
 async def _too_large(send: Any, path: str, limit: int) -> None:

@@ -1,0 +1,114 @@
+"""Microseconds per request through the whole ASGI stack, in process, without sockets.
+
+wrk on a shared 2-core VM measures the machine as much as the server; this drives the app that
+``ppu-sim serve`` runs (journal, sessions, faults, fast path or Connexion) with the bench's own
+lookup and purchase bodies, one request after another on one event loop, and prints the best of
+several rounds. What it leaves out (uvicorn, HTTP parsing, the socket) is the same for every
+server, so it isolates what ppu-sim's own code costs.
+
+    .venv/bin/python bench/asgi_calls.py                  # lookups and purchases, fast path on
+    .venv/bin/python bench/asgi_calls.py --no-fast-path   # everything through Connexion
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+from ppu_sim.app import create_app
+from ppu_sim.config import Settings
+
+TX = {
+    "time": "2026-11-21T10:15:30.123Z",
+    "originator": {
+        "institution": {"id": "123456", "name": "Test"},
+        "terminalId": "12345678",
+        "merchant": {
+            "merchantType": "5411",
+            "merchantId": "123456789012345",
+            "merchantName": {"name": "Corner Shop", "city": "Cape Town", "region": "WC", "country": "ZA"},
+        },
+    },
+    "client": {"id": "001", "name": "PoS"},
+    "thirdPartyIdentifiers": [],
+    "meter": {"meterId": "01234567897"},
+}
+PATHS = {"lookup": "/prepaidutility/v3/meterLookups/", "purchase": "/prepaidutility/v3/tokenPurchases/"}
+
+
+def request(kind: str) -> tuple[dict[str, Any], bytes]:
+    """One request as uvicorn hands it over: the scope and the body."""
+    id_ = str(uuid.uuid4())
+    body = {"id": id_, **TX}
+    if kind == "purchase":
+        body["purchaseAmount"] = {"amount": 10000, "currency": "710"}
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    headers = [
+        (b"host", b"127.0.0.1"),
+        (b"content-type", b"application/json"),
+        (b"authorization", b"Basic YmVuY2g6YmVuY2g="),
+        (b"content-length", str(len(raw)).encode()),
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": PATHS[kind] + id_,
+        "raw_path": (PATHS[kind] + id_).encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8080),
+    }
+    return scope, raw
+
+
+async def one(app: Any, kind: str) -> int:
+    scope, raw = request(kind)
+    sent: list[dict[str, Any]] = []
+    messages = [{"type": "http.request", "body": raw, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop() if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent[0]["status"]
+
+
+async def rounds(app: Any, kind: str, count: int, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(count):
+            status = await one(app, kind)
+        best = min(best, (time.perf_counter() - start) / count)
+        if status >= 300:
+            raise SystemExit(f"{kind}: unexpected status {status}")
+    return best * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=2000, help="requests per round (max 100000)")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds; the best is printed (max 50)")
+    parser.add_argument("--no-fast-path", action="store_true", help="every request through Connexion")
+    args = parser.parse_args()
+    app = create_app(Settings(fast_path=not args.no_fast_path))
+    count, repeats = min(args.count, 100_000), min(args.repeats, 50)
+    for kind in ("lookup", "purchase"):
+        asyncio.run(rounds(app, kind, 50, 1))  # first requests build the validators
+        print(f"{kind:9s} {asyncio.run(rounds(app, kind, count, repeats)):7.1f} us per request")
+
+
+if __name__ == "__main__":
+    main()
