@@ -1,0 +1,84 @@
+"""Microseconds per call of the provider's own work: Provider.meter_lookup and Provider.purchase.
+
+No HTTP, no validation, no journal: the package API as a handler calls it (one unit of work per
+request, a fresh trace), on the bodies bench/ppu_load.lua sends, for an STS meter (real tokens)
+and a TST meter (plain numbers). Each repeat starts a fresh session (store and provider, sharing
+the simulator's data generator as sessions do) and makes --calls calls with fresh ids; the figure
+is the best repeat's mean, which is what stays put on a shared machine.
+
+    .venv/bin/python bench/provider_calls.py                 # 5 repeats of 2,000 calls
+    .venv/bin/python bench/provider_calls.py --calls 20000   # longer, e.g. under py-spy
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from ppu_sim.app import load_catalogue
+from ppu_sim.provider.datagen import DataGenerator
+from ppu_sim.provider.lifecycle import Provider, Reply, Trace
+from ppu_sim.provider.store import MemoryStore
+from ppu_sim.scenario.matcher import Catalogue
+
+HEADERS = {"content-type": "application/json", "authorization": "Basic YmVuY2g6YmVuY2g="}
+METERS = {"STS meter": "01234567897", "TST meter": "TST001"}
+
+
+def body(request_id: str, meter_id: str, purchase: bool) -> dict[str, Any]:
+    """The body ppu_load.lua sends, parsed (the provider gets it as the validator parsed it)."""
+    out: dict[str, Any] = {
+        "id": request_id,
+        "time": "2026-11-21T10:15:30.123Z",
+        "originator": {
+            "institution": {"id": "123456", "name": "Test"},
+            "terminalId": "12345678",
+            "merchant": {
+                "merchantType": "5411",
+                "merchantId": "123456789012345",
+                "merchantName": {"name": "Corner Shop", "city": "Cape Town", "region": "WC", "country": "ZA"},
+            },
+        },
+        "client": {"id": "001", "name": "PoS"},
+        "thirdPartyIdentifiers": [],
+        "meter": {"meterId": meter_id},
+    }
+    if purchase:
+        out["purchaseAmount"] = {"amount": 10000, "currency": "710"}
+    return out
+
+
+def per_call(catalogue: Catalogue, data: DataGenerator, operation: str, meter_id: str, calls: int) -> float:
+    """Mean microseconds per call over ``calls`` requests to a fresh session."""
+    provider = Provider(catalogue, MemoryStore(), seed=0, data=data)
+    method: Callable[[str, dict[str, Any], dict[str, str]], Reply] = getattr(provider, operation)
+    bodies = [body(str(uuid.uuid4()), meter_id, operation == "purchase") for _ in range(calls)]
+    start = time.perf_counter()
+    for b in bodies:
+        provider.trace = Trace()
+        with provider.atomic():
+            reply = method(b["id"], b, HEADERS)
+    elapsed = time.perf_counter() - start
+    assert reply.status == 201, reply
+    return elapsed / calls * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=2000, help="calls per repeat")
+    parser.add_argument("--repeats", type=int, default=5, help="fresh sessions per figure; the best is printed")
+    args = parser.parse_args()
+    catalogue = load_catalogue()
+    data = DataGenerator(0)
+    print(f"µs per call, best of {args.repeats} fresh sessions of {args.calls} calls")
+    for operation in ("meter_lookup", "purchase"):
+        for label, meter_id in METERS.items():
+            best = min(per_call(catalogue, data, operation, meter_id, args.calls) for _ in range(args.repeats))
+            print(f"{operation:<14} {label:<10} {best:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
