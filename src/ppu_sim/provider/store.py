@@ -17,6 +17,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple, Protocol, overload
 
+import orjson
+
 # A purchase's status once it issued nothing a reprint could show, or took back what it issued.
 _NOT_REPRINTABLE = ("declined", "reversed")
 
@@ -360,14 +362,23 @@ class _Codec:
 
     Purchases share their field names and most of their shape, so with the first one as a preset
     dictionary a 2.4 KB record deflates to under 200 bytes (about 950 without). A small window
-    and memory level keep a compression at a few microseconds (zlib's defaults take about 50).
+    and memory level keep a compression at a few microseconds (zlib's defaults take about 50);
+    each one starts from a copy of a compressor that already holds the dictionary, which is half
+    the cost of loading the dictionary afresh.
+
+    orjson writes the JSON (2 µs for a purchase against 25 for the stdlib's, the largest part of a
+    save). It refuses integers past 64 bits, which a request may carry in a field the provider does
+    not read; such a record is written by the stdlib, behind a leading space (still JSON), and read
+    back by it too, since orjson would read those integers as floats.
     """
 
     WINDOW_BITS = 12  # a 4 KB window, the size of a large purchase
     MEMORY_LEVEL = 5
+    _WIDE = b" "  # marks a record the stdlib wrote
 
     def __init__(self) -> None:
         self.dictionary: bytes | None = None
+        self._deflate: Any = None  # a compressor with the dictionary loaded, copied for each record
 
     def encoded(self, record: PurchaseRecord, references: tuple[str, ...]) -> _Kept:
         rest = {
@@ -376,17 +387,24 @@ class _Codec:
             "advices": {i: [a.kind, a.body] for i, a in record.advices.items()},
             "request": record.request,
         }
-        text = json.dumps(rest, separators=(",", ":")).encode()
-        if self.dictionary is None:
+        try:
+            text = orjson.dumps(rest)
+        except orjson.JSONEncodeError:
+            text = self._WIDE + json.dumps(rest, separators=(",", ":")).encode()
+        if self._deflate is None:
             self.dictionary = text
-        deflate = zlib.compressobj(1, zlib.DEFLATED, self.WINDOW_BITS, self.MEMORY_LEVEL, zdict=self.dictionary)
+            self._deflate = zlib.compressobj(
+                1, zlib.DEFLATED, self.WINDOW_BITS, self.MEMORY_LEVEL, zdict=self.dictionary
+            )
+        deflate = self._deflate.copy()
         blob = deflate.compress(text) + deflate.flush()
         return _Kept(record.meter_id, record.scenario, record.status, references, blob)
 
     def decoded(self, purchase_id: str, kept: _Kept) -> PurchaseRecord:
         assert self.dictionary is not None  # set by the first purchase encoded
         inflate = zlib.decompressobj(self.WINDOW_BITS, zdict=self.dictionary)
-        rest = json.loads(inflate.decompress(kept.blob) + inflate.flush())
+        text = inflate.decompress(kept.blob) + inflate.flush()
+        rest = json.loads(text) if text.startswith(self._WIDE) else orjson.loads(text)
         advices = {i: Advice(kind, body) for i, (kind, body) in rest["advices"].items()}
         return PurchaseRecord(
             purchase_id,
