@@ -14,16 +14,11 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from ppu_sim.provider.datagen import DataGenerator, email_for
+from ppu_sim.provider.datagen import DataGenerator
 from ppu_sim.provider.errors import ProviderError
+from ppu_sim.provider.profiles import Profiles
 from ppu_sim.provider.store import Advice, KeyChangeRecord, PurchaseRecord, Store
-from ppu_sim.provider.sts_meters import (
-    StsIssuer,
-    VirtualMeters,
-    current_identity,
-    initial_identity,
-    meter_codes,
-)
+from ppu_sim.provider.sts_meters import StsIssuer, VirtualMeters
 from ppu_sim.provider.vending import (
     ChargeSpec,
     RandomTokens,
@@ -35,7 +30,7 @@ from ppu_sim.provider.vending import (
     vend,
 )
 from ppu_sim.scenario.matcher import Catalogue, RequestFacts, UnknownScenario
-from ppu_sim.scenario.model import Delay, Fault, FreeUnits, MeterSpec, Scenario, Step
+from ppu_sim.scenario.model import Delay, Fault, FreeUnits, Scenario, Step
 from ppu_sim.sts.identity import DEFAULT_VENDING_KEY, Identity
 from ppu_sim.sts.virtual_meter import Accepted, Rejected, VirtualMeter
 
@@ -101,6 +96,7 @@ class Provider:
         self.seed = seed
         # Shareable: a meter's generated data depends only on the seed and the meter.
         self.data = data or DataGenerator(seed)
+        self.profiles = Profiles(self.data, seed)
         self.trace = Trace()
         self.vending_key = vending_key  # never in a reply or a log line
         self.meters = VirtualMeters(vending_key)
@@ -261,7 +257,7 @@ class Provider:
         """The meter as installed: with the key it started with (key changes reach it as tokens)."""
         facts = RequestFacts.of("createMeterLookup", {"meter": {"meterId": meter_id}}, {})
         scenario = self.catalogue.select(facts)
-        _, identity = self._codes(scenario.meter if scenario else None, meter_id)
+        _, identity = self.profiles.codes(scenario.meter if scenario else None, meter_id)
         return self.meters.get(meter_id, identity)
 
     # -- scripting --------------------------------------------------------------------------
@@ -504,41 +500,8 @@ class Provider:
         if not self.store.claim(kind, request_id):
             raise ProviderError(400, "DUPLICATE_RECORD", {"reason": f"request id {request_id} was already used"})
 
-    def _codes(self, spec: MeterSpec | None, meter_id: str) -> tuple[dict[str, Any], Identity | None]:
-        """The meter's codes as scripted or generated, and the STS identity it starts with (None: plain tokens)."""
-        codes = {**self.data.meter_profile(meter_id)["meter"], **(spec.meter if spec else {})}
-        return codes, initial_identity(spec.sts if spec else None, meter_id, codes, self.seed)
-
     def _profile(self, scenario: Scenario | None, meter_id: str) -> dict[str, Any]:
-        generated = self.data.meter_profile(meter_id)
-        spec = scenario.meter if scenario else None
-        codes, initial = self._codes(spec, meter_id)
-        identity = current_identity(self.store, initial, meter_id)
-        if identity is not None:
-            codes.update(meter_codes(identity))
-        if spec is None:
-            return {
-                **generated,
-                "meter": codes,
-                "sts": identity,
-                "utilityType": "Electricity",
-                "minAmount": 100,
-                "maxAmount": 500_000,
-                "arrears": None,
-            }
-        customer = {**generated["customer"], **spec.customer}
-        if "emailAddress" not in spec.customer:
-            customer["emailAddress"] = email_for(customer["firstName"], customer["lastName"])
-        return {
-            "meter": codes,
-            "sts": identity,
-            "customer": customer,
-            "utility": {**generated["utility"], **spec.utility},
-            "utilityType": spec.utility_type or "Electricity",
-            "minAmount": spec.min_amount,
-            "maxAmount": spec.max_amount,
-            "arrears": spec.arrears,
-        }
+        return self.profiles.profile(scenario.meter if scenario else None, meter_id, self.store)
 
     def _key_change_data(self, scenario: Scenario | None, rng: Any) -> dict[str, str]:
         scripted = scenario.meter.key_change if scenario else None
