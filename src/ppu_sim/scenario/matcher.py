@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ppu_sim.scenario.model import Match, Pack, Scenario
@@ -13,8 +13,11 @@ from ppu_sim.sts.meter import luhn_check_digit
 OVERRIDE_HEADER = "x-ppu-scenario"
 
 
+@lru_cache(maxsize=65536)
 def is_sts_meter_number(meter_id: str) -> bool:
-    """11 or 13 digits whose last digit is the Luhn check digit of the others."""
+    """11 or 13 digits whose last digit is the Luhn check digit of the others.
+
+    Cached: the default pack asks it of every request, and a session uses a few meters many times."""
     return len(meter_id) in (11, 13) and meter_id.isdigit() and luhn_check_digit(meter_id[:-1]) == meter_id[-1]
 
 
@@ -104,13 +107,12 @@ class Catalogue:
         self.latency = next((p.latency for p in reversed(self.packs) if p.latency), None)
         # Most scenarios name their meters: index those, so a request only tries the scenarios that
         # name its meter plus the ones that name none, still in precedence order.
-        self._by_meter: dict[str, list[int]] = {}
-        self._open: list[int] = []
+        by_meter: dict[str, list[int]] = {}
+        self._open: tuple[int, ...] = tuple(r for r, sc in enumerate(self.ordered) if sc.match.meter_ids is None)
         for rank, sc in enumerate(self.ordered):
-            if sc.match.meter_ids is None:
-                self._open.append(rank)
             for meter_id in sc.match.meter_ids or ():
-                self._by_meter.setdefault(meter_id, []).append(rank)
+                by_meter.setdefault(meter_id, []).append(rank)
+        self._ranks = {m: tuple(sorted((*ranks, *self._open))) for m, ranks in by_meter.items()}
 
     def select(self, req: RequestFacts) -> Scenario | None:
         named = req.headers.get(OVERRIDE_HEADER)
@@ -119,5 +121,5 @@ class Catalogue:
                 return self.by_name[named]
             except KeyError:
                 raise UnknownScenario(named) from None
-        ranks = heapq.merge(self._by_meter.get(req.meter_id or "", ()), self._open)
+        ranks = self._ranks.get(req.meter_id or "", self._open)
         return next((self.ordered[r] for r in ranks if matches(self.ordered[r].match, req)), None)
