@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from ppu_sim.provider.datagen import DataGenerator
 from ppu_sim.provider.errors import ProviderError
-from ppu_sim.provider.profiles import Profiles
+from ppu_sim.provider.profiles import Profiles, Same
 from ppu_sim.provider.store import Advice, KeyChangeRecord, PurchaseRecord, Store
 from ppu_sim.provider.sts_meters import StsIssuer, VirtualMeters
 from ppu_sim.provider.vending import (
@@ -24,6 +25,7 @@ from ppu_sim.provider.vending import (
     RandomTokens,
     TokenIssuer,
     TokenSpec,
+    VendSpec,
     receipt_number,
     rng_for,
     token_number,
@@ -282,7 +284,7 @@ class Provider:
         self.trace.meter_id = facts.meter_id
         if scenario is not None:
             self.trace.scenario, self.trace.pack = scenario.name, scenario.pack
-            steps = scenario.steps_for(operation)
+            steps = () if step is None else scenario.steps_for(operation)
             self.trace.step = next((i for i, s in enumerate(steps, 1) if s is step), None)
         return scenario, step
 
@@ -347,11 +349,11 @@ class Provider:
         amount, currency = asked["amount"], asked["currency"]
         free = _free_units(scenario)
         free_due = self._free_units_due(scenario, meter_id)
-        tokens = self._token_plan(scenario, free_due)
+        spec = _vend_plan(Same(scenario), free_due)
         if amount == 0:
             if not free_due:
                 raise ProviderError(400, "NO_FREE_UNITS_DUE", {"meterId": meter_id})
-            tokens = tuple(t for t in tokens if t.type == "BSST")
+            spec = replace(spec, tokens=tuple(t for t in spec.tokens if t.type == "BSST"))
         elif amount < profile["minAmount"]:
             raise ProviderError(400, "AMOUNT_TOO_LOW", {"minAmount": profile["minAmount"], "requested": amount})
         elif amount > profile["maxAmount"]:
@@ -359,9 +361,10 @@ class Provider:
         approved = min(amount, scenario.approve_max) if scenario.approve_max is not None else amount
         rng = rng_for(self.seed, "purchase", purchase_id)
         debts = self._debts_owed(scenario, meter_id)
-        spec = replace(scenario.vend, tokens=tokens, debt_recovery=tuple(debts.values()))
+        if scenario.vend.debt_recovery:
+            spec = replace(spec, debt_recovery=tuple(debts.values()))
         key_change = None
-        if any(t.type == "KC" for t in tokens):
+        if any(t.type == "KC" for t in spec.tokens):
             key_change = self._key_change_data(scenario, rng_for(self.seed, "keyChangeData", purchase_id))
         issuer = self._issuer(scenario, meter_id, profile["sts"], rng, key_change, trial)
         breakdown = vend(approved, currency, spec, rng, issuer)
@@ -540,6 +543,13 @@ class Provider:
         out = self._echo(body, echoed, reference=record.id)
         out.update({k: stored[k] for k in PURCHASE_FIELDS if k in stored})
         return out
+
+
+@lru_cache(maxsize=1024)
+def _vend_plan(scenario: Same[Scenario], free_due: bool) -> VendSpec:
+    """The scenario's vend section with the tokens a purchase gets: built once per scenario, since
+    it depends on nothing else but whether free units are due."""
+    return replace(scenario.obj.vend, tokens=Provider._token_plan(scenario.obj, free_due))
 
 
 def _free_units(scenario: Scenario) -> FreeUnits | None:

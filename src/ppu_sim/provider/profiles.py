@@ -23,9 +23,9 @@ CACHED_METERS = 4096  # per session: the meters a test run uses, with room to sp
 T = TypeVar("T")
 
 
-class _Same(Generic[T]):
-    """A cache key that is one object, not an equal one: a MeterSpec holds dicts, so it has no
-    hash, and a reloaded scenario is a new object (the old one's profiles age out)."""
+class Same(Generic[T]):
+    """A cache key that is one object, not an equal one: scenario parts hold dicts, so they have
+    no hash, and a reloaded scenario is a new object (what was cached for the old one ages out)."""
 
     __slots__ = ("obj",)
 
@@ -36,7 +36,7 @@ class _Same(Generic[T]):
         return id(self.obj)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Same) and other.obj is self.obj
+        return isinstance(other, Same) and other.obj is self.obj
 
 
 class Profiles:
@@ -50,19 +50,19 @@ class Profiles:
 
     def codes(self, spec: MeterSpec | None, meter_id: str) -> tuple[dict[str, Any], Identity | None]:
         """The meter's codes as scripted or generated, and the STS identity it starts with (None: plain tokens)."""
-        return self._codes(_Same(spec), meter_id)
+        return self._codes(Same(spec), meter_id)
 
     def profile(self, spec: MeterSpec | None, meter_id: str, store: Store) -> dict[str, Any]:
-        key = _Same(spec)
+        key = Same(spec)
         _, initial = self._codes(key, meter_id)
         return self._profiles(key, meter_id, current_identity(store, initial, meter_id))
 
-    def _build_codes(self, key: _Same[MeterSpec | None], meter_id: str) -> tuple[dict[str, Any], Identity | None]:
+    def _build_codes(self, key: Same[MeterSpec | None], meter_id: str) -> tuple[dict[str, Any], Identity | None]:
         spec = key.obj
         codes = {**self.data.meter_profile(meter_id)["meter"], **(spec.meter if spec else {})}
         return codes, initial_identity(spec.sts if spec else None, meter_id, codes, self.seed)
 
-    def _build_profile(self, key: _Same[MeterSpec | None], meter_id: str, identity: Identity | None) -> dict[str, Any]:
+    def _build_profile(self, key: Same[MeterSpec | None], meter_id: str, identity: Identity | None) -> dict[str, Any]:
         spec = key.obj
         generated = self.data.meter_profile(meter_id)
         codes = dict(self._codes(key, meter_id)[0])
