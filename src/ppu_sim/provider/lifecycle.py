@@ -556,8 +556,10 @@ def _free_units(scenario: Scenario) -> FreeUnits | None:
     """The meter's free-unit scheme; a BSST token in the vend list alone means "always due"."""
     if scenario.meter.free_units is not None:
         return scenario.meter.free_units
-    listed = next((t for t in scenario.vend.tokens if t.type == "BSST"), None)
-    return FreeUnits(float(listed.units or 50), "always") if listed else None
+    for token in scenario.vend.tokens:  # a loop, not a generator: this is asked several times a request
+        if token.type == "BSST":
+            return FreeUnits(float(token.units or 50), "always")
+    return None
 
 
 def _travelling(step: Step | None, reply: Reply) -> Reply:

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from ppu_sim.provider.datagen import DataGenerator, email_for
 from ppu_sim.provider.store import Store
-from ppu_sim.provider.sts_meters import current_identity, initial_identity, meter_codes
+from ppu_sim.provider.sts_meters import IDENTITY, initial_identity, meter_codes
 from ppu_sim.scenario.model import MeterSpec
 from ppu_sim.sts.identity import Identity
 
@@ -53,19 +53,20 @@ class Profiles:
         return self._codes(Same(spec), meter_id)
 
     def profile(self, spec: MeterSpec | None, meter_id: str, store: Store) -> dict[str, Any]:
-        key = Same(spec)
-        _, initial = self._codes(key, meter_id)
-        return self._profiles(key, meter_id, current_identity(store, initial, meter_id))
+        """With the key the meter has now: the one it started with until a key change moves it."""
+        return self._profiles(Same(spec), meter_id, store.meter_value(meter_id, IDENTITY))
 
     def _build_codes(self, key: Same[MeterSpec | None], meter_id: str) -> tuple[dict[str, Any], Identity | None]:
         spec = key.obj
         codes = {**self.data.meter_profile(meter_id)["meter"], **(spec.meter if spec else {})}
         return codes, initial_identity(spec.sts if spec else None, meter_id, codes, self.seed)
 
-    def _build_profile(self, key: Same[MeterSpec | None], meter_id: str, identity: Identity | None) -> dict[str, Any]:
+    def _build_profile(self, key: Same[MeterSpec | None], meter_id: str, moved: Identity | None) -> dict[str, Any]:
         spec = key.obj
         generated = self.data.meter_profile(meter_id)
-        codes = dict(self._codes(key, meter_id)[0])
+        codes, initial = self._codes(key, meter_id)
+        codes = dict(codes)
+        identity = moved or initial
         if identity is not None:
             codes.update(meter_codes(identity))
         if spec is None:

@@ -156,11 +156,6 @@ def _unmakeable(exc: TokenRangeError) -> ProviderError:
     return ProviderError(400, "TRANSACTION_NOT_SUPPORTED", {"reason": str(exc)}, "No token possible")
 
 
-def current_identity(store: Store, initial: Identity | None, meter_id: str) -> Identity | None:
-    """Where the vending side's key for a meter has got to (it moves on with every key change)."""
-    return store.meter_value(meter_id, IDENTITY) or initial
-
-
 class UnknownMeter(LookupError):
     """A meter with no STS identity: the virtual meter cannot be set up for it."""
 
