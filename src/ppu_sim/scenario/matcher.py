@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from ppu_sim.scenario.model import Match, Pack, Scenario
 from ppu_sim.sts.meter import luhn_check_digit
@@ -23,9 +22,9 @@ def is_sts_meter_number(meter_id: str) -> bool:
     return len(meter_id) in (11, 13) and meter_id.isdigit() and luhn_check_digit(meter_id[:-1]) == meter_id[-1]
 
 
-@dataclass(frozen=True)
-class RequestFacts:
-    """The parts of a request that scenarios can match on, pulled out once per request."""
+class RequestFacts(NamedTuple):
+    """The parts of a request that scenarios can match on, pulled out once per request (a named
+    tuple: made for every request, at a third of a frozen dataclass's cost)."""
 
     operation: str
     meter_id: str | None = None
@@ -36,7 +35,7 @@ class RequestFacts:
     client_id: str | None = None
     terminal_id: str | None = None
     labels: frozenset[tuple[str, str]] = frozenset()
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = _NOTHING
 
     @classmethod
     def of(cls, operation: str, body: Mapping[str, Any], headers: Mapping[str, str]) -> RequestFacts:
@@ -44,16 +43,16 @@ class RequestFacts:
         amount = _part(body, "purchaseAmount")
         originator = _part(body, "originator")
         return cls(
-            operation=operation,
-            meter_id=_value(_part(body, "meter"), "meterId", str),
-            amount=_value(amount, "amount", int),
-            currency=_value(amount, "currency", str),
-            utility_type=_value(body, "utilityType", str),
-            originator_id=_value(_part(originator, "institution"), "id", str),
-            client_id=_value(_part(body, "client"), "id", str),
-            terminal_id=_value(originator, "terminalId", str),
-            labels=_labels(body.get("transactionLabels")),
-            headers={k.lower(): v for k, v in headers.items()},
+            operation,
+            _value(_part(body, "meter"), "meterId", str),
+            _value(amount, "amount", int),
+            _value(amount, "currency", str),
+            _value(body, "utilityType", str),
+            _value(_part(originator, "institution"), "id", str),
+            _value(_part(body, "client"), "id", str),
+            _value(originator, "terminalId", str),
+            _labels(body.get("transactionLabels")),
+            {k.lower(): v for k, v in headers.items()},
         )
 
 
