@@ -47,9 +47,13 @@ class PurchaseRecord:
         its tokens' receipt numbers, and every third-party reference of the answer."""
         response = self.response or {}
         refs = {response.get("vatInvoiceNumber", "")}
-        refs.update(t.get("receiptNum", "") for t in response.get("tokens", ()))
-        refs.update(t.get("transactionIdentifier", "") for t in response.get("thirdPartyIdentifiers", ()))
-        return tuple(sorted(refs - {"", self.id}))
+        for token in response.get("tokens", ()):  # loops, not generators: this runs for every purchase
+            refs.add(token.get("receiptNum", ""))
+        for theirs in response.get("thirdPartyIdentifiers", ()):
+            refs.add(theirs.get("transactionIdentifier", ""))
+        refs.discard("")
+        refs.discard(self.id)
+        return tuple(sorted(refs))
 
 
 @dataclass
