@@ -8,7 +8,6 @@ ends normally: a request that fails half-way leaves nothing behind.
 from __future__ import annotations
 
 import copy
-import json
 import sys
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
@@ -370,17 +369,15 @@ class _Codec:
     window and hash table, the size of a large purchase, keeps the compressor of each session's
     store at about 50 KB (its defaults for level 1 take 580 KB).
 
-    orjson writes the JSON (2 µs for a purchase against 25 for the stdlib's). It refuses integers
-    past 64 bits, which a request may carry in a field the provider does not read; such a record
-    is written by the stdlib, behind a leading space (still JSON), and read back by it too, since
-    orjson would read those integers as floats.
+    orjson writes and reads the JSON (2 µs for a purchase against 25 for the stdlib's). It takes
+    integers of up to 64 bits, which is all a record can hold: requests and packs are checked
+    for the 64-bit range before they get here.
     """
 
     PARAMETERS = zstandard.ZstdCompressionParameters(
         window_log=12, hash_log=12, chain_log=12, search_log=1, min_match=5, target_length=0,
         strategy=zstandard.STRATEGY_FAST, write_checksum=0, write_dict_id=0,
     )  # fmt: skip
-    _WIDE = b" "  # marks a record the stdlib wrote
 
     def __init__(self) -> None:
         self._compressor: zstandard.ZstdCompressor | None = None
@@ -393,10 +390,7 @@ class _Codec:
             "advices": {i: [a.kind, a.body] for i, a in record.advices.items()},
             "request": record.request,
         }
-        try:
-            text = orjson.dumps(rest)
-        except orjson.JSONEncodeError:
-            text = self._WIDE + json.dumps(rest, separators=(",", ":")).encode()
+        text = orjson.dumps(rest)
         if self._compressor is None:
             dictionary = zstandard.ZstdCompressionDict(text, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
             dictionary.precompute_compress(compression_params=self.PARAMETERS)
@@ -407,8 +401,7 @@ class _Codec:
 
     def decoded(self, purchase_id: str, kept: _Kept) -> PurchaseRecord:
         assert self._decompressor is not None  # made with the first purchase encoded
-        text = self._decompressor.decompress(kept.blob)
-        rest = json.loads(text) if text.startswith(self._WIDE) else orjson.loads(text)
+        rest = orjson.loads(self._decompressor.decompress(kept.blob))
         advices = {i: Advice(kind, body) for i, (kind, body) in rest["advices"].items()}
         return PurchaseRecord(
             purchase_id,
