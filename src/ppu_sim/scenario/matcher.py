@@ -90,8 +90,8 @@ def matches(rule: Match, req: RequestFacts) -> bool:
         and (rule.originator_id is None or req.originator_id == rule.originator_id)
         and (rule.client_id is None or req.client_id == rule.client_id)
         and (rule.terminal_id is None or req.terminal_id == rule.terminal_id)
-        and all(label in req.labels for label in rule.labels)
-        and all(req.headers.get(k) == v for k, v in rule.headers)
+        and (not rule.labels or all(label in req.labels for label in rule.labels))
+        and (not rule.headers or all(req.headers.get(k) == v for k, v in rule.headers))
     )
 
 
