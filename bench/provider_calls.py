@@ -83,7 +83,7 @@ def main() -> None:
     catalogue = load_catalogue()
     data = DataGenerator(0)
     for meter_id in METERS.values():  # the simulator's data for the meters, made once (not per session)
-        per_call(catalogue, data, "meter_lookup", meter_id, 1)
+        data.meter_profile(meter_id)
     print(f"µs per call, best of {args.repeats} fresh sessions of {args.calls} calls")
     for operation in ("meter_lookup", "purchase"):
         for label, meter_id in METERS.items():
