@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ppu_sim.app import load_catalogue
@@ -28,32 +30,23 @@ from ppu_sim.provider.lifecycle import Provider, Reply, Trace
 from ppu_sim.provider.store import MemoryStore
 from ppu_sim.scenario.matcher import Catalogue
 
+LOAD_SCRIPT = (Path(__file__).parent / "ppu_load.lua").read_text()
 PREEMPTED_NS = 1_000_000  # no call takes a millisecond: the process was not running
 HEADERS = {"content-type": "application/json", "authorization": "Basic YmVuY2g6YmVuY2g="}
 METERS = {"STS meter": "01234567897", "TST meter": "TST001"}
 
 
+def lua_string(name: str) -> str:
+    """A string constant of ppu_load.lua (single-quoted pieces joined with ``..``)."""
+    statement = re.search(rf"^local {name} = (.*?)\n(?!\s+\.\.)", LOAD_SCRIPT, re.M | re.S)
+    assert statement, name
+    return "".join(re.findall(r"'([^']*)'", statement.group(1)))
+
+
 def body_text(request_id: str, meter_id: str, purchase: bool) -> str:
-    """The body ppu_load.lua sends."""
-    out: dict[str, Any] = {
-        "id": request_id,
-        "time": "2026-11-21T10:15:30.123Z",
-        "originator": {
-            "institution": {"id": "123456", "name": "Test"},
-            "terminalId": "12345678",
-            "merchant": {
-                "merchantType": "5411",
-                "merchantId": "123456789012345",
-                "merchantName": {"name": "Corner Shop", "city": "Cape Town", "region": "WC", "country": "ZA"},
-            },
-        },
-        "client": {"id": "001", "name": "PoS"},
-        "thirdPartyIdentifiers": [],
-        "meter": {"meterId": meter_id},
-    }
-    if purchase:
-        out["purchaseAmount"] = {"amount": 10000, "currency": "710"}
-    return json.dumps(out)
+    """The body ppu_load.lua sends, for another meter if asked."""
+    tx = lua_string("TX").replace(f'"meterId":"{METERS["STS meter"]}"', f'"meterId":"{meter_id}"')
+    return '{"id":"' + request_id + '",' + tx + (lua_string("AMOUNT") if purchase else "") + "}"
 
 
 def per_call(catalogue: Catalogue, data: DataGenerator, operation: str, meter_id: str, calls: int) -> float:
