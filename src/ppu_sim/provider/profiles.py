@@ -49,7 +49,8 @@ class Profiles:
         self._profiles = lru_cache(maxsize=CACHED_METERS)(self._build_profile)
 
     def codes(self, spec: MeterSpec | None, meter_id: str) -> tuple[dict[str, Any], Identity | None]:
-        """The meter's codes as scripted or generated, and the STS identity it starts with (None: plain tokens)."""
+        """The meter's codes as scripted or generated (shared: not to be edited), and the STS identity it
+        starts with (None: plain tokens)."""
         return self._codes(Same(spec), meter_id)
 
     def profile(self, spec: MeterSpec | None, meter_id: str, store: Store) -> dict[str, Any]:
