@@ -12,30 +12,27 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from ppu_sim.provider.datagen import DataGenerator, email_for
+from ppu_sim.provider.datagen import DataGenerator
 from ppu_sim.provider.errors import ProviderError
+from ppu_sim.provider.profiles import Profiles, Same
 from ppu_sim.provider.store import Advice, KeyChangeRecord, PurchaseRecord, Store
-from ppu_sim.provider.sts_meters import (
-    StsIssuer,
-    VirtualMeters,
-    current_identity,
-    initial_identity,
-    meter_codes,
-)
+from ppu_sim.provider.sts_meters import StsIssuer, VirtualMeters
 from ppu_sim.provider.vending import (
     ChargeSpec,
     RandomTokens,
     TokenIssuer,
     TokenSpec,
+    VendSpec,
     receipt_number,
     rng_for,
     token_number,
     vend,
 )
 from ppu_sim.scenario.matcher import Catalogue, RequestFacts, UnknownScenario
-from ppu_sim.scenario.model import Delay, Fault, FreeUnits, MeterSpec, Scenario, Step
+from ppu_sim.scenario.model import Delay, Fault, FreeUnits, Scenario, Step
 from ppu_sim.sts.identity import DEFAULT_VENDING_KEY, Identity
 from ppu_sim.sts.virtual_meter import Accepted, Rejected, VirtualMeter
 
@@ -101,6 +98,7 @@ class Provider:
         self.seed = seed
         # Shareable: a meter's generated data depends only on the seed and the meter.
         self.data = data or DataGenerator(seed)
+        self.profiles = Profiles(self.data, seed)
         self.trace = Trace()
         self.vending_key = vending_key  # never in a reply or a log line
         self.meters = VirtualMeters(vending_key)
@@ -261,7 +259,7 @@ class Provider:
         """The meter as installed: with the key it started with (key changes reach it as tokens)."""
         facts = RequestFacts.of("createMeterLookup", {"meter": {"meterId": meter_id}}, {})
         scenario = self.catalogue.select(facts)
-        _, identity = self._codes(scenario.meter if scenario else None, meter_id)
+        _, identity = self.profiles.codes(scenario.meter if scenario else None, meter_id)
         return self.meters.get(meter_id, identity)
 
     # -- scripting --------------------------------------------------------------------------
@@ -286,7 +284,7 @@ class Provider:
         self.trace.meter_id = facts.meter_id
         if scenario is not None:
             self.trace.scenario, self.trace.pack = scenario.name, scenario.pack
-            steps = scenario.steps_for(operation)
+            steps = () if step is None else scenario.steps_for(operation)
             self.trace.step = next((i for i, s in enumerate(steps, 1) if s is step), None)
         return scenario, step
 
@@ -351,11 +349,11 @@ class Provider:
         amount, currency = asked["amount"], asked["currency"]
         free = _free_units(scenario)
         free_due = self._free_units_due(scenario, meter_id)
-        tokens = self._token_plan(scenario, free_due)
+        spec = _vend_plan(Same(scenario), free_due)
         if amount == 0:
             if not free_due:
                 raise ProviderError(400, "NO_FREE_UNITS_DUE", {"meterId": meter_id})
-            tokens = tuple(t for t in tokens if t.type == "BSST")
+            spec = replace(spec, tokens=tuple(t for t in spec.tokens if t.type == "BSST"))
         elif amount < profile["minAmount"]:
             raise ProviderError(400, "AMOUNT_TOO_LOW", {"minAmount": profile["minAmount"], "requested": amount})
         elif amount > profile["maxAmount"]:
@@ -363,9 +361,10 @@ class Provider:
         approved = min(amount, scenario.approve_max) if scenario.approve_max is not None else amount
         rng = rng_for(self.seed, "purchase", purchase_id)
         debts = self._debts_owed(scenario, meter_id)
-        spec = replace(scenario.vend, tokens=tokens, debt_recovery=tuple(debts.values()))
+        if scenario.vend.debt_recovery:
+            spec = replace(spec, debt_recovery=tuple(debts.values()))
         key_change = None
-        if any(t.type == "KC" for t in tokens):
+        if any(t.type == "KC" for t in spec.tokens):
             key_change = self._key_change_data(scenario, rng_for(self.seed, "keyChangeData", purchase_id))
         issuer = self._issuer(scenario, meter_id, profile["sts"], rng, key_change, trial)
         breakdown = vend(approved, currency, spec, rng, issuer)
@@ -504,41 +503,8 @@ class Provider:
         if not self.store.claim(kind, request_id):
             raise ProviderError(400, "DUPLICATE_RECORD", {"reason": f"request id {request_id} was already used"})
 
-    def _codes(self, spec: MeterSpec | None, meter_id: str) -> tuple[dict[str, Any], Identity | None]:
-        """The meter's codes as scripted or generated, and the STS identity it starts with (None: plain tokens)."""
-        codes = {**self.data.meter_profile(meter_id)["meter"], **(spec.meter if spec else {})}
-        return codes, initial_identity(spec.sts if spec else None, meter_id, codes, self.seed)
-
     def _profile(self, scenario: Scenario | None, meter_id: str) -> dict[str, Any]:
-        generated = self.data.meter_profile(meter_id)
-        spec = scenario.meter if scenario else None
-        codes, initial = self._codes(spec, meter_id)
-        identity = current_identity(self.store, initial, meter_id)
-        if identity is not None:
-            codes.update(meter_codes(identity))
-        if spec is None:
-            return {
-                **generated,
-                "meter": codes,
-                "sts": identity,
-                "utilityType": "Electricity",
-                "minAmount": 100,
-                "maxAmount": 500_000,
-                "arrears": None,
-            }
-        customer = {**generated["customer"], **spec.customer}
-        if "emailAddress" not in spec.customer:
-            customer["emailAddress"] = email_for(customer["firstName"], customer["lastName"])
-        return {
-            "meter": codes,
-            "sts": identity,
-            "customer": customer,
-            "utility": {**generated["utility"], **spec.utility},
-            "utilityType": spec.utility_type or "Electricity",
-            "minAmount": spec.min_amount,
-            "maxAmount": spec.max_amount,
-            "arrears": spec.arrears,
-        }
+        return self.profiles.profile(scenario.meter if scenario else None, meter_id, self.store)
 
     def _key_change_data(self, scenario: Scenario | None, rng: Any) -> dict[str, str]:
         scripted = scenario.meter.key_change if scenario else None
@@ -579,12 +545,21 @@ class Provider:
         return out
 
 
+@lru_cache(maxsize=1024)
+def _vend_plan(scenario: Same[Scenario], free_due: bool) -> VendSpec:
+    """The scenario's vend section with the tokens a purchase gets: built once per scenario, since
+    it depends on nothing else but whether free units are due."""
+    return replace(scenario.obj.vend, tokens=Provider._token_plan(scenario.obj, free_due))
+
+
 def _free_units(scenario: Scenario) -> FreeUnits | None:
     """The meter's free-unit scheme; a BSST token in the vend list alone means "always due"."""
     if scenario.meter.free_units is not None:
         return scenario.meter.free_units
-    listed = next((t for t in scenario.vend.tokens if t.type == "BSST"), None)
-    return FreeUnits(float(listed.units or 50), "always") if listed else None
+    for token in scenario.vend.tokens:  # a loop, not a generator: this is asked several times a request
+        if token.type == "BSST":
+            return FreeUnits(float(token.units or 50), "always")
+    return None
 
 
 def _travelling(step: Step | None, reply: Reply) -> Reply:

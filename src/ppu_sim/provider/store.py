@@ -8,14 +8,15 @@ ends normally: a request that fails half-way leaves nothing behind.
 from __future__ import annotations
 
 import copy
-import json
 import sys
-import zlib
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple, Protocol, overload
+
+import orjson
+import zstandard
 
 # A purchase's status once it issued nothing a reprint could show, or took back what it issued.
 _NOT_REPRINTABLE = ("declined", "reversed")
@@ -45,9 +46,13 @@ class PurchaseRecord:
         its tokens' receipt numbers, and every third-party reference of the answer."""
         response = self.response or {}
         refs = {response.get("vatInvoiceNumber", "")}
-        refs.update(t.get("receiptNum", "") for t in response.get("tokens", ()))
-        refs.update(t.get("transactionIdentifier", "") for t in response.get("thirdPartyIdentifiers", ()))
-        return tuple(sorted(refs - {"", self.id}))
+        for token in response.get("tokens", ()):  # loops, not generators: this runs for every purchase
+            refs.add(token.get("receiptNum", ""))
+        for theirs in response.get("thirdPartyIdentifiers", ()):
+            refs.add(theirs.get("transactionIdentifier", ""))
+        refs.discard("")
+        refs.discard(self.id)
+        return tuple(sorted(refs))
 
 
 @dataclass
@@ -356,18 +361,27 @@ class _Purchases(Sequence[PurchaseRecord]):
 
 
 class _Codec:
-    """A purchase's blob: JSON, deflated against the first purchase the store kept.
+    """A purchase's blob: JSON, compressed with zstd against the first purchase the store kept.
 
-    Purchases share their field names and most of their shape, so with the first one as a preset
-    dictionary a 2.4 KB record deflates to under 200 bytes (about 950 without). A small window
-    and memory level keep a compression at a few microseconds (zlib's defaults take about 50).
+    Purchases share their field names and most of their shape, so with the first one as a raw
+    dictionary a 2 KB record compresses to about 100 bytes, in about 3 µs (zlib's fastest level
+    with a preset dictionary took 7 to 11 µs and left 145 bytes). zstd's fast strategy with a 4 KB
+    window and hash table, the size of a large purchase, keeps the compressor of each session's
+    store at about 50 KB (its defaults for level 1 take 580 KB).
+
+    orjson writes and reads the JSON (2 µs for a purchase against 25 for the stdlib's). It takes
+    integers of up to 64 bits, which is all a record can hold: requests and packs are checked
+    for the 64-bit range before they get here.
     """
 
-    WINDOW_BITS = 12  # a 4 KB window, the size of a large purchase
-    MEMORY_LEVEL = 5
+    PARAMETERS = zstandard.ZstdCompressionParameters(
+        window_log=12, hash_log=12, chain_log=12, search_log=1, min_match=5, target_length=0,
+        strategy=zstandard.STRATEGY_FAST, write_checksum=0, write_dict_id=0,
+    )  # fmt: skip
 
     def __init__(self) -> None:
-        self.dictionary: bytes | None = None
+        self._compressor: zstandard.ZstdCompressor | None = None
+        self._decompressor: zstandard.ZstdDecompressor | None = None
 
     def encoded(self, record: PurchaseRecord, references: tuple[str, ...]) -> _Kept:
         rest = {
@@ -376,17 +390,18 @@ class _Codec:
             "advices": {i: [a.kind, a.body] for i, a in record.advices.items()},
             "request": record.request,
         }
-        text = json.dumps(rest, separators=(",", ":")).encode()
-        if self.dictionary is None:
-            self.dictionary = text
-        deflate = zlib.compressobj(1, zlib.DEFLATED, self.WINDOW_BITS, self.MEMORY_LEVEL, zdict=self.dictionary)
-        blob = deflate.compress(text) + deflate.flush()
+        text = orjson.dumps(rest)
+        if self._compressor is None:
+            dictionary = zstandard.ZstdCompressionDict(text, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+            dictionary.precompute_compress(compression_params=self.PARAMETERS)
+            self._compressor = zstandard.ZstdCompressor(dict_data=dictionary, compression_params=self.PARAMETERS)
+            self._decompressor = zstandard.ZstdDecompressor(dict_data=dictionary)
+        blob = self._compressor.compress(text)
         return _Kept(record.meter_id, record.scenario, record.status, references, blob)
 
     def decoded(self, purchase_id: str, kept: _Kept) -> PurchaseRecord:
-        assert self.dictionary is not None  # set by the first purchase encoded
-        inflate = zlib.decompressobj(self.WINDOW_BITS, zdict=self.dictionary)
-        rest = json.loads(inflate.decompress(kept.blob) + inflate.flush())
+        assert self._decompressor is not None  # made with the first purchase encoded
+        rest = orjson.loads(self._decompressor.decompress(kept.blob))
         advices = {i: Advice(kind, body) for i, (kind, body) in rest["advices"].items()}
         return PurchaseRecord(
             purchase_id,

@@ -15,7 +15,6 @@ import zlib
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
-from functools import lru_cache
 
 from ppu_sim.provider.datagen import DataGenerator
 from ppu_sim.provider.errors import ProviderError
@@ -44,15 +43,9 @@ def initial_identity(spec: StsSpec | None, meter_id: str, codes: Mapping[str, st
     """
     if spec is None and not is_sts_meter_number(meter_id):
         return None
-    key_codes = tuple(codes.get(name, "") for name in KEY_CODES)
-    return _initial_identity(spec or StsSpec(), meter_id, key_codes, seed)
-
-
-@lru_cache(maxsize=65536)
-def _initial_identity(spec: StsSpec, meter_id: str, key_codes: tuple[str, ...], seed: int) -> Identity | None:
-    """Cached: every request about a meter needs its identity, which takes some checking to build."""
+    key_codes = {name: codes.get(name, "") for name in KEY_CODES}
     try:
-        return identity_of(spec, meter_id, dict(zip(KEY_CODES, key_codes, strict=True)), seed)
+        return identity_of(spec or StsSpec(), meter_id, key_codes, seed)
     except ValueError:
         return None
 
@@ -161,11 +154,6 @@ class StsIssuer:
 
 def _unmakeable(exc: TokenRangeError) -> ProviderError:
     return ProviderError(400, "TRANSACTION_NOT_SUPPORTED", {"reason": str(exc)}, "No token possible")
-
-
-def current_identity(store: Store, initial: Identity | None, meter_id: str) -> Identity | None:
-    """Where the vending side's key for a meter has got to (it moves on with every key change)."""
-    return store.meter_value(meter_id, IDENTITY) or initial
 
 
 class UnknownMeter(LookupError):

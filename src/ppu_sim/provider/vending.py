@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any, Protocol
 
 TOKEN_TYPES = ("STD", "BSST", "REFUND", "KC", "PWRLMT")
@@ -105,14 +106,21 @@ def receipt_number(rng: random.Random, prefix: str = "RCT") -> str:
     return f"{prefix}{rng.randrange(10**9):09d}"
 
 
+@lru_cache(maxsize=4096)
 def split_vat(gross: int, rate: Decimal) -> tuple[int, int]:
-    """Split a VAT-inclusive amount into (amount excluding tax, tax), in whole minor units."""
+    """Split a VAT-inclusive amount into (amount excluding tax, tax), in whole minor units.
+
+    Cached, like :func:`units_for`: a PoS buys the same few amounts over and over, and the
+    decimal arithmetic costs more than the lookup."""
     tax = int((Decimal(gross) * rate / (Decimal(100) + rate)).quantize(Decimal(1), ROUND_HALF_UP))
     return gross - tax, tax
 
 
+@lru_cache(maxsize=4096)
 def units_for(gross: int, tariff: tuple[TariffBlock, ...]) -> tuple[Decimal, list[dict[str, Any]]]:
-    """Units bought by a VAT-inclusive amount, filling tariff blocks in order (0.1 unit resolution)."""
+    """Units bought by a VAT-inclusive amount, filling tariff blocks in order (0.1 unit resolution).
+
+    The breakdown is shared by every answer for the same amount and tariff, and never edited."""
     left = Decimal(gross)
     total = Decimal(0)
     calc: list[dict[str, Any]] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from functools import lru_cache
 
 MANTISSA_BITS = 14
 MANTISSA_LIMIT = 1 << MANTISSA_BITS
@@ -25,8 +26,11 @@ def decode_amount(field: int) -> int:
     return OFFSETS[exponent] + mantissa * 10**exponent
 
 
+@lru_cache(maxsize=4096)
 def encode_amount(value: int) -> int:
-    """The 16-bit field for ``value``, rounded up to the next value the field can hold."""
+    """The 16-bit field for ``value``, rounded up to the next value the field can hold.
+
+    Cached: every credit token encodes its amount, and a PoS buys the same few amounts."""
     if not 0 <= value <= MAX_VALUE:
         raise ValueError(f"amount {value} is outside 0..{MAX_VALUE}")
     exponent = max(e for e in range(4) if value >= OFFSETS[e])

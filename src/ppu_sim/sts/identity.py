@@ -49,7 +49,13 @@ class Identity:
             raise ValueError(f"key expiry number {self.ken} is not 0..255")
 
     def decoder_key(self, vending_key: bytes) -> DecoderKey:
-        return _decoder_key(self, vending_key)
+        # Remembered on the object too: a meter's requests share its identity object, and hashing
+        # it (nested dataclasses) to find the key in the shared cache took a microsecond a token.
+        memo = self.__dict__.get("_decoder_key")
+        if memo is None or memo[0] != vending_key:
+            memo = (vending_key, _decoder_key(self, vending_key))
+            object.__setattr__(self, "_decoder_key", memo)
+        return memo[1]
 
     def moved_to(self, sgc: str, krn: int, ti: int) -> Identity:
         """The identity after a key change to a new supply group, key revision and tariff index."""

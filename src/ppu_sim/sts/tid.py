@@ -18,7 +18,7 @@ class BaseDate(IntEnum):
 
     @property
     def start(self) -> datetime:
-        return datetime(self.value, 1, 1)
+        return _STARTS[self]
 
     @property
     def code(self) -> str:
@@ -35,6 +35,9 @@ class BaseDate(IntEnum):
         raise ValueError(f"base date {value!r} is not one of 1993, 2014, 2035")
 
 
+_STARTS = {base: datetime(base.value, 1, 1) for base in BaseDate}  # every token's TID is counted from one
+
+
 def tid_of(issued: datetime, base: BaseDate) -> int:
     """Minutes from the base date to ``issued``; seconds are dropped, as the standard does.
 
@@ -42,7 +45,7 @@ def tid_of(issued: datetime, base: BaseDate) -> int:
     """
     if issued.tzinfo is not None:
         issued = issued.replace(tzinfo=None)
-    minutes = int((issued - base.start).total_seconds() // 60)
+    minutes = int((issued - _STARTS[base]).total_seconds() // 60)
     if not 0 <= minutes < TID_LIMIT:
         raise ValueError(f"{issued.isoformat()} does not fit a 24-bit TID from base date {base.value}")
     return minutes
