@@ -66,8 +66,13 @@ async def get_journal(
     order: str = "oldest",
 ) -> ConnexionResponse:
     found = _existing(session)
-    chosen = select(
-        found.journal, operation=operation, meter_id=meter_id, purchase_id=purchase_id, status=status, since=since
+    chosen = select(  # only the newer exchanges are opened: `ppu-sim journal --follow` asks often
+        found.journal.after(since),
+        operation=operation,
+        meter_id=meter_id,
+        purchase_id=purchase_id,
+        status=status,
+        since=since,
     )
     if order == "newest":
         chosen.reverse()
