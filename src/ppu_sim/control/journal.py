@@ -36,7 +36,7 @@ class Body:
         self.truncated = len(raw) > BODY_LIMIT
         self._raw: bytes | None = raw[:BODY_LIMIT] if self.truncated else raw
         self._value: Any = None
-        if may_hold_secrets(self._raw):
+        if raw and may_hold_secrets(self._raw):
             self._parse()
 
     def _parse(self) -> None:
