@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import json
 import marshal
-from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -220,36 +219,43 @@ def now() -> datetime:
 class Journal:
     """A bounded ring of exchanges; sequence numbers keep counting when the oldest are dropped.
 
-    Exchanges in flight are kept as objects, completed ones packed (:meth:`Exchange.packed`); the
-    ring holds consecutive sequence numbers, so an entry's place gives its number.
+    Exchanges in flight are objects in one dict, completed ones packed (:meth:`Exchange.packed`) in
+    another, both by sequence number. The packed dict only ever holds numbers and bytes, so the
+    cycle collector never tracks it: a full collection does not walk the journal at all (a deque
+    is walked entry by entry, whatever it holds).
     """
 
     def __init__(self, size: int) -> None:
-        self._ring: deque[Exchange | bytes] = deque(maxlen=size)
-        self._next = 1
+        self.size = size
+        self._live: dict[int, Exchange] = {}
+        self._packed: dict[int, bytes] = {}
+        self._first = self._next = 1
         self.dropped = 0
 
     def add(self, exchange: Exchange) -> Exchange:
         """Number the exchange and keep it, dropping the oldest when full."""
         exchange.seq, self._next = self._next, self._next + 1
-        if len(self._ring) == self._ring.maxlen:
+        self._live[exchange.seq] = exchange
+        if len(self) > self.size:
+            self._live.pop(self._first, None) or self._packed.pop(self._first)
+            self._first += 1
             self.dropped += 1
-        self._ring.append(exchange)
         return exchange
 
     def settle(self, exchange: Exchange) -> None:
         """Pack a completed exchange in its place, unless it was dropped or cleared meanwhile."""
-        index = exchange.seq - self._first
-        if 0 <= index < len(self._ring) and self._ring[index] is exchange:
-            self._ring[index] = exchange.packed()
+        if self._live.get(exchange.seq) is exchange:
+            del self._live[exchange.seq]
+            self._packed[exchange.seq] = exchange.packed()
 
     def get(self, seq: int) -> Exchange | None:
-        index = seq - self._first
-        return _opened(seq, self._ring[index]) if 0 <= index < len(self._ring) else None
+        return _opened(seq, self._entry(seq)) if self._first <= seq < self._next else None
 
     def clear(self) -> int:
-        count = len(self._ring)
-        self._ring.clear()
+        count = len(self)
+        self._live.clear()
+        self._packed.clear()
+        self._first = self._next
         return count
 
     def __iter__(self) -> Iterator[Exchange]:
@@ -257,21 +263,19 @@ class Journal:
 
     def after(self, seq: int | None) -> Iterator[Exchange]:
         """The exchanges numbered above ``seq`` (all of them for None), as they are now."""
-        first = self._first
-        skip = 0 if seq is None else max(0, seq + 1 - first)
-        kept: Iterable[Exchange | bytes] = tuple(self._ring)[skip:]
-        return (_opened(n, entry) for n, entry in enumerate(kept, first + skip))
+        first = self._first if seq is None else max(self._first, seq + 1)
+        kept = [(n, self._entry(n)) for n in range(first, self._next)]
+        return (_opened(n, entry) for n, entry in kept)
 
     def __len__(self) -> int:
-        return len(self._ring)
+        return self._next - self._first
 
     @property
     def last_seq(self) -> int:
         return self._next - 1
 
-    @property
-    def _first(self) -> int:
-        return self._next - len(self._ring)
+    def _entry(self, seq: int) -> Exchange | bytes:
+        return self._packed.get(seq) or self._live[seq]
 
 
 def _opened(seq: int, entry: Exchange | bytes) -> Exchange:
