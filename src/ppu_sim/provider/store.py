@@ -355,11 +355,15 @@ class MemoryStore:
         if owner not in self._owned_counters:
             self._owned_counters[owner] = {}
             self._owners.add(owner)
-            self._on_failure(lambda: (self._owned_counters.pop(owner), self._owners.remove_newest(owner)))
+            self._on_failure(lambda: self._forget_owner(owner))
         counters, flat = self._owned_counters[owner], marshal.dumps(key)
         self._keep(counters, flat)
         counters[flat] = counters.get(flat, 0) + 1
         return counters[flat]
+
+    def _forget_owner(self, owner: str) -> None:
+        del self._owned_counters[owner]
+        self._owners.remove_newest(owner)
 
     def meter_value(self, meter_id: str, name: str) -> Any:
         return self._meter_state.get((meter_id, name))
