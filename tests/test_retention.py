@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import httpx
 
+from ppu_sim.provider.store import MemoryStore, _Window
 from tests.support import Sim, confirmation, lookup, new_id, purchase, reprint, reversal, sts_meter
 
 METER = sts_meter("0123456789")
@@ -140,3 +141,22 @@ def test_a_forgotten_purchase_takes_its_step_counts_with_it(start_sim: Callable[
 
     _sold(sim, "SAF1", pid)
     assert [confirm(pid), confirm(pid)] == [503, 202]
+
+
+def test_a_window_wider_than_a_chunk_forgets_in_order_and_takes_back_a_failed_claim() -> None:
+    """In process: the store keeps its order of ids in chunks; the boundaries must not show."""
+    store = MemoryStore(retention=1500)
+    ids = [f"id-{n}" for n in range(3 * _Window.CHUNK)]
+    for n, request_id in enumerate(ids):
+        try:
+            with store.atomic():
+                assert store.claim("lookup", request_id)
+                if n % _Window.CHUNK == _Window.CHUNK - 1:
+                    raise RuntimeError("the unit of work fails after closing a chunk")
+        except RuntimeError:
+            pass
+    with store.atomic():  # forgetting happens as a unit begins
+        pass
+    claimed = [i for n, i in enumerate(ids) if n % _Window.CHUNK != _Window.CHUNK - 1]
+    with store.atomic():
+        assert [store.claim("lookup", i) for i in claimed] == [True] * (len(claimed) - 1500) + [False] * 1500

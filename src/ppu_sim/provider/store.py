@@ -143,45 +143,69 @@ class _KeptTable:
 class _Window:
     """The last ``size`` keys of one kind, oldest forgotten first (size 0: keep every one).
 
-    Two plain dicts (key to place, place to key) rather than a set and a deque: the cycle collector
-    does not track dicts of strings and numbers, while it walks every key of a set or deque.
+    Kept where the cycle collector does not look: who is in it as a dict of strings and counts,
+    the order as tuples of up to 1,024 keys (a set or a deque of keys is walked key by key by
+    every full collection; two dicts, place to key and back, took twice the memory). A key added
+    again stays until its last addition is forgotten.
     """
+
+    CHUNK = 1024
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._place: dict[str, int] = {}
-        self._key: dict[int, str] = {}
-        self._oldest = self._next = 0
+        self._count: dict[str, int] = {}
+        self._chunks: deque[tuple[str, ...]] = deque()  # full chunks, oldest first
+        self._newest: list[str] = []  # the chunk being filled
+        self._forgotten = 0  # keys already forgotten from the front of the oldest chunk
+        self._length = 0
 
     def __contains__(self, key: str) -> bool:
-        return key in self._place
+        return key in self._count
 
     def add(self, key: str) -> None:
-        self._place[key], self._key[self._next] = self._next, key
-        self._next += 1
-
-    def discard(self, key: str) -> None:
-        place = self._place.pop(key, None)
-        if place is not None:
-            del self._key[place]
+        self._count[key] = self._count.get(key, 0) + 1
+        self._newest.append(key)
+        self._length += 1
+        if len(self._newest) == self.CHUNK:
+            self._chunks.append(tuple(self._newest))
+            self._newest = []
 
     def remove_newest(self, key: str) -> None:
         """Undo the last add (the unit of work that made it failed)."""
-        newest = self._place.get(key) == self._next - 1
-        self.discard(key)
-        if newest:
-            self._next -= 1
+        if not self._newest:  # it closed a chunk: open that chunk again
+            chunk = self._chunks.pop()
+            skip, self._forgotten = (self._forgotten, 0) if not self._chunks else (0, self._forgotten)
+            self._newest = list(chunk[skip:])
+        assert self._newest[-1] == key, "only the newest key can be taken back"
+        self._newest.pop()
+        self._length -= 1
+        self._drop(key)
 
     def trim(self) -> list[str]:
-        """Forget the oldest keys past the size; they are returned."""
+        """Forget the oldest keys past the size; those no longer in the window are returned."""
         gone = []
-        while self.size and len(self._place) > self.size:
-            key = self._key.pop(self._oldest, None)  # None: a place left by a discarded key
-            self._oldest += 1
-            if key is not None:
-                del self._place[key]
+        while self.size and self._length > self.size:
+            if self._chunks:
+                chunk = self._chunks[0]
+                key, self._forgotten = chunk[self._forgotten], self._forgotten + 1
+                if self._forgotten == len(chunk):
+                    self._chunks.popleft()
+                    self._forgotten = 0
+            else:
+                key = self._newest.pop(0)  # a window smaller than a chunk
+            self._length -= 1
+            if self._drop(key):
                 gone.append(key)
         return gone
+
+    def _drop(self, key: str) -> bool:
+        """One addition of the key fewer; True when that was its last."""
+        left = self._count[key] - 1
+        if left:
+            self._count[key] = left
+            return False
+        del self._count[key]
+        return True
 
 
 class MemoryStore:
@@ -259,9 +283,8 @@ class MemoryStore:
                 self._unindex(ref, purchase_id)
             self._purchase_state.pop(purchase_id, None)
             self._owned_counters.pop(purchase_id, None)
-            self._owners.discard(purchase_id)
         for owner in self._owners.trim():
-            del self._owned_counters[owner]
+            self._owned_counters.pop(owner, None)  # gone already if it was a purchase forgotten
         for request_id in self._key_change_order.trim():
             del self._key_changes[request_id]
 
