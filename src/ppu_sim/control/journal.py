@@ -17,7 +17,7 @@ import marshal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from ppu_sim.control.masking import mask_body, mask_text, may_hold_secrets
 
@@ -70,6 +70,17 @@ def _decode(raw: bytes, truncated: bool) -> Any:
         except ValueError:
             pass
     return mask_text(text)
+
+
+class Head(NamedTuple):
+    """What the journal's filters look at, read without opening the exchange."""
+
+    seq: int
+    operation: str | None
+    status: int | None
+    transaction: str | None
+    meter_id: str | None  # :meth:`Exchange.meter`
+    path_ids: dict[str, str]
 
 
 @dataclass
@@ -162,6 +173,9 @@ class Exchange:
             seq,
         )
 
+    def head(self) -> Head:
+        return Head(self.seq, self.operation, self.status, self.transaction, self.meter(), self.path_ids)
+
     def meter(self) -> str | None:
         """The meter the request is about: as the provider matched it, else as its body names it."""
         if self.meter_id:
@@ -220,15 +234,17 @@ class Journal:
     """A bounded ring of exchanges; sequence numbers keep counting when the oldest are dropped.
 
     Exchanges in flight are objects in one dict, completed ones packed (:meth:`Exchange.packed`) in
-    another, both by sequence number. The packed dict only ever holds numbers and bytes, so the
-    cycle collector never tracks it: a full collection does not walk the journal at all (a deque
-    is walked entry by entry, whatever it holds).
+    another, both by sequence number, with their :class:`Head` packed apart, so a filter opens only
+    what it chose (opening all 10,000 takes some 60 ms). The packed dicts only ever hold numbers
+    and bytes, so the cycle collector never tracks them: a full collection does not walk the
+    journal at all (a deque is walked entry by entry, whatever it holds).
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._live: dict[int, Exchange] = {}
         self._packed: dict[int, bytes] = {}
+        self._heads: dict[int, bytes] = {}
         self._first = self._next = 1
         self.dropped = 0
 
@@ -237,7 +253,8 @@ class Journal:
         exchange.seq, self._next = self._next, self._next + 1
         self._live[exchange.seq] = exchange
         if len(self) > self.size:
-            self._live.pop(self._first, None) or self._packed.pop(self._first)
+            if self._live.pop(self._first, None) is None:
+                del self._packed[self._first], self._heads[self._first]
             self._first += 1
             self.dropped += 1
         return exchange
@@ -247,6 +264,7 @@ class Journal:
         if self._live.get(exchange.seq) is exchange:
             del self._live[exchange.seq]
             self._packed[exchange.seq] = exchange.packed()
+            self._heads[exchange.seq] = marshal.dumps(exchange.head()[1:])
 
     def get(self, seq: int) -> Exchange | None:
         return _opened(seq, self._entry(seq)) if self._first <= seq < self._next else None
@@ -255,17 +273,26 @@ class Journal:
         count = len(self)
         self._live.clear()
         self._packed.clear()
+        self._heads.clear()
         self._first = self._next
         return count
 
     def __iter__(self) -> Iterator[Exchange]:
-        return self.after(None)
-
-    def after(self, seq: int | None) -> Iterator[Exchange]:
-        """The exchanges numbered above ``seq`` (all of them for None), as they are now."""
-        first = self._first if seq is None else max(self._first, seq + 1)
-        kept = [(n, self._entry(n)) for n in range(first, self._next)]
+        kept = [(n, self._entry(n)) for n in range(self._first, self._next)]
         return (_opened(n, entry) for n, entry in kept)
+
+    def opened(self, heads: list[Head]) -> list[Exchange]:
+        """The exchanges these heads stand for, rebuilt (those still kept)."""
+        return [_opened(h.seq, self._entry(h.seq)) for h in heads if self._first <= h.seq < self._next]
+
+    def heads(self, since: int | None = None) -> list[Head]:
+        """The heads of the exchanges numbered above ``since`` (all of them for None), as they are now."""
+        first = self._first if since is None else max(self._first, since + 1)
+        out = []
+        for n in range(first, self._next):
+            head = self._heads.get(n)
+            out.append(self._live[n].head() if head is None else Head(n, *marshal.loads(head)))
+        return out
 
     def __len__(self) -> int:
         return self._next - self._first
