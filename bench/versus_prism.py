@@ -177,16 +177,18 @@ def _wrk(port: int, base: str, op: str, tag: int, seconds: int) -> tuple[Run, in
     return run, requests
 
 
-def _stalls(stall_log: Path, start: float, end: float) -> tuple[float, float]:
-    """The longest stall and the longest garbage collection pass (ms) logged between start and end."""
-    worst = {"stall": 0.0, "gc": 0.0}
+def _stalls(stall_log: Path, start: float, end: float) -> tuple[float, float, float]:
+    """The longest stall, garbage collection pass and full (oldest generation) pass, in ms,
+    logged between start and end."""
+    worst = {"stall": 0.0, "gc": 0.0, "gc2": 0.0}
     if stall_log.exists():
         for line in stall_log.read_text().splitlines():
             parts = line.split()
             if start <= float(parts[0]) <= end:
-                kind = "gc" if parts[1].startswith("gc") else "stall"
-                worst[kind] = max(worst[kind], float(parts[-1]))
-    return worst["stall"], worst["gc"]
+                kinds = ("gc", parts[1]) if parts[1].startswith("gc") else ("stall",)
+                for kind in kinds:
+                    worst[kind] = max(worst.get(kind, 0.0), float(parts[-1]))
+    return worst["stall"], worst["gc"], worst["gc2"]
 
 
 def _measure(server: Server, seconds: int, repeat: int, stall_log: Path) -> dict[str, Run]:
@@ -198,7 +200,7 @@ def _measure(server: Server, seconds: int, repeat: int, stall_log: Path) -> dict
             start = time.time()
             run, _ = _wrk(port, server.base, op, 2000 + 10 * repeat + number, seconds)
             if server.name == "ppu-sim":
-                run.stall_ms, run.gc_ms = _stalls(stall_log, start, time.time())
+                run.stall_ms, run.gc_ms, _ = _stalls(stall_log, start, time.time())
             runs[op] = run
         return runs
     finally:
@@ -258,11 +260,11 @@ def _memory(purchases: int, stall_log: Path) -> None:
                 )
                 done, rate = done + answered, max(run.rate, 1.0)
                 runs.append(run)
-            stall, gc_pause = _stalls(stall_log, start, time.time())
+            stall, gc_pause, full = _stalls(stall_log, start, time.time())
             print(
                 f"  {done:>10,} purchases  RSS {_rss_mb(process.pid):7.1f} MB  ({_median(runs, 'rate'):,.0f}/s,"
                 f" p50 {_median(runs, 'p50_ms'):.1f} ms, p99 {max(r.p99_ms for r in runs):.1f} ms,"
-                f" longest stall {stall:.1f} ms, GC pass {gc_pause:.1f} ms)",
+                f" longest stall {stall:.1f} ms, GC pass {gc_pause:.1f} ms, full pass {full:.1f} ms)",
                 flush=True,
             )
     finally:

@@ -126,3 +126,10 @@ def test_journal_drops_the_oldest_and_counts_them():
     assert [e.seq for e in journal] == [3, 4, 5]
     assert journal.dropped == 2
     assert journal.get(4).seq == 4 and journal.get(2) is None and journal.get(6) is None
+
+
+def test_a_secret_named_with_an_escape_is_masked_before_it_is_kept():
+    """JSON reads "p\\u0061n" as "pan": such a body is parsed and masked at once like any other."""
+    raw = json.dumps({"card": {"pan": PAN}}).replace('"pan"', '"p\\u0061n"').encode()
+    kept = repr(Body(raw).packed())
+    assert PAN not in kept and "411111******1111" in kept

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import httpx
 
+from ppu_sim.provider.store import MemoryStore, _Window
 from tests.support import Sim, confirmation, lookup, new_id, purchase, reprint, reversal, sts_meter
 
 METER = sts_meter("0123456789")
@@ -76,3 +77,86 @@ def test_by_default_a_session_remembers_everything_a_test_run_makes(start_sim: C
     cid = new_id()
     r = sim.post(f"/tokenPurchases/{first['id']}/confirmations/{cid}", confirmation(first["id"], cid))
     assert r.status_code == 202
+
+
+FORGETFUL = """
+scenarios:
+  - name: one-debt
+    match: {meterId: DEBT1}
+    meter: {arrears: 4000}
+    vend:
+      debtRecovery:
+        - {description: Arrears, amount: 5000, balance: 4000}
+  - name: refuse-the-first-confirmation
+    match: {meterId: SAF1}
+    respond:
+      confirmTokenPurchase:
+        - {times: 1, error: {status: 503, errorType: UPSTREAM_UNAVAILABLE}}
+"""
+
+
+def _sold(sim: Sim, meter: str, pid: str | None = None) -> dict:
+    pid = pid or new_id()
+    r = sim.post(f"/tokenPurchases/{pid}", purchase(meter, AMOUNT, pid))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _arrears(sim: Sim, meter: str) -> int:
+    lid = new_id()
+    return sim.post(f"/meterLookups/{lid}", lookup(meter, lid)).json()["arrearsAmount"]["amount"]
+
+
+def test_a_forgotten_purchase_takes_the_debt_it_recovered_with_it(start_sim: Callable[..., Sim], tmp_path) -> None:
+    """Its id used anew recovers nothing (the debt is paid): reversing that gives nothing back."""
+    pack = tmp_path / "forgetful.yaml"
+    pack.write_text(FORGETFUL)
+    sim = start_sim("--retention", "2", "--scenarios", str(pack))
+    first = _sold(sim, "DEBT1")
+    assert [c["balance"]["amount"] for c in first["debtRecoveryCharges"]] == [0]
+    for _ in range(2):
+        assert _sold(sim, "DEBT1")["debtRecoveryCharges"] == []
+
+    again = _sold(sim, "DEBT1", first["id"])
+    assert again["debtRecoveryCharges"] == []
+    rid = new_id()
+    assert sim.post(f"/tokenPurchases/{first['id']}/reversals/{rid}", reversal(first["id"], rid)).status_code == 202
+    assert _arrears(sim, "DEBT1") == 0
+
+
+def test_a_forgotten_purchase_takes_its_step_counts_with_it(start_sim: Callable[..., Sim], tmp_path) -> None:
+    """Counted per purchase, a script starts afresh for an id that was forgotten and used anew."""
+    pack = tmp_path / "forgetful.yaml"
+    pack.write_text(FORGETFUL)
+    sim = start_sim("--retention", "2", "--scenarios", str(pack))
+
+    def confirm(pid: str) -> int:
+        cid = new_id()
+        return sim.post(f"/tokenPurchases/{pid}/confirmations/{cid}", confirmation(pid, cid)).status_code
+
+    pid = _sold(sim, "SAF1")["id"]
+    assert [confirm(pid), confirm(pid)] == [503, 202]
+    for _ in range(2):
+        _sold(sim, "SAF1")
+
+    _sold(sim, "SAF1", pid)
+    assert [confirm(pid), confirm(pid)] == [503, 202]
+
+
+def test_a_window_wider_than_a_chunk_forgets_in_order_and_takes_back_a_failed_claim() -> None:
+    """In process: the store keeps its order of ids in chunks; the boundaries must not show."""
+    store = MemoryStore(retention=1500)
+    ids = [f"id-{n}" for n in range(3 * _Window.CHUNK)]
+    for n, request_id in enumerate(ids):
+        try:
+            with store.atomic():
+                assert store.claim("lookup", request_id)
+                if n % _Window.CHUNK == _Window.CHUNK - 1:
+                    raise RuntimeError("the unit of work fails after closing a chunk")
+        except RuntimeError:
+            pass
+    with store.atomic():  # forgetting happens as a unit begins
+        pass
+    claimed = [i for n, i in enumerate(ids) if n % _Window.CHUNK != _Window.CHUNK - 1]
+    with store.atomic():
+        assert [store.claim("lookup", i) for i in claimed] == [True] * (len(claimed) - 1500) + [False] * 1500

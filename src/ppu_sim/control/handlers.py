@@ -66,8 +66,13 @@ async def get_journal(
     order: str = "oldest",
 ) -> ConnexionResponse:
     found = _existing(session)
-    chosen = select(
-        found.journal, operation=operation, meter_id=meter_id, purchase_id=purchase_id, status=status, since=since
+    chosen = select(  # on the heads: only the exchanges shown are opened
+        found.journal,
+        operation=operation,
+        meter_id=meter_id,
+        purchase_id=purchase_id,
+        status=status,
+        since=since,
     )
     if order == "newest":
         chosen.reverse()
@@ -78,7 +83,7 @@ async def get_journal(
             "kept": len(found.journal),
             "dropped": found.journal.dropped,
             "lastSeq": found.journal.last_seq,
-            "exchanges": [e.as_json() for e in chosen[:limit]],
+            "exchanges": [e.as_json() for e in found.journal.opened(chosen[:limit])],
         }
     )
 
@@ -102,7 +107,7 @@ async def count_exchanges(body: dict[str, Any], session: str | None = None) -> C
     except BadCriteria as exc:
         raise ControlError(400, "bad-criteria", str(exc), exc.field) from None
     found = _existing(session)
-    seqs = [e.seq for e in found.journal if criteria(e)]
+    seqs = criteria.seqs(found.journal)
     return _json({"session": found.name, "count": len(seqs), "seqs": seqs})
 
 

@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import re2
+
 # Card numbers keep what PCI DSS allows in the clear: the first 6 and the last 4 digits.
 PAN_FIELDS = frozenset({"pan", "cardNumber"})
 # Replaced whole: clear PINs (PinClear.pin), PIN blocks, hashed PINs, the account number a PIN
@@ -108,14 +110,20 @@ def basic_user(authorization: str) -> str | None:
         return None
 
 
-# A field name as it ends in JSON (its closing quote), or the list an AN32 token sits in.
-_HINTS = (*(name.encode() + b'"' for name in sorted(PAN_FIELDS | SECRET_FIELDS)), b"paymentMethods")
+# A field name as it ends in JSON (its closing quote), the list an AN32 token sits in, or an
+# escape: a name written "p\u0061n" is "pan" once parsed.
+_HINTS = re2.compile(
+    b"|".join(
+        re.escape(hint)
+        for hint in (*(n.encode() + b'"' for n in sorted(PAN_FIELDS | SECRET_FIELDS)), b"paymentMethods", b"\\u")
+    )
+)
 
 
 def may_hold_secrets(raw: bytes) -> bool:
     """A cheap scan: False means no secret field can be in this body, so masking it can wait.
 
-    Plain substring searches (a few microseconds for a purchase) rather than one regular expression,
-    which costs three times as much on every request.
+    One pass of RE2's automaton (about 1.5 us for a lookup, 5 for a 2 KB purchase answer): ten
+    substring searches took twice that, Python's own regular expressions three times.
     """
-    return any(hint in raw for hint in _HINTS)
+    return _HINTS.search(raw) is not None

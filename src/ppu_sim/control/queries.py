@@ -7,11 +7,11 @@ field, never a silent "0 found".
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ppu_sim.control.journal import Exchange
+from ppu_sim.control.journal import Head, Journal
 
 _MISSING = object()
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -26,23 +26,22 @@ class BadCriteria(ValueError):
 
 
 def select(
-    exchanges: Iterable[Exchange],
+    journal: Journal,
     *,
     operation: str | None = None,
     meter_id: str | None = None,
     purchase_id: str | None = None,
     status: int | None = None,
     since: int | None = None,
-) -> list[Exchange]:
+) -> list[Head]:
     """The journal's filters: each given one must hold; ``since`` is exclusive (seq > since)."""
     return [
-        e
-        for e in exchanges
-        if (operation is None or e.operation == operation)
-        and (status is None or e.status == status)
-        and (since is None or e.seq > since)
-        and (purchase_id is None or e.transaction == purchase_id)
-        and (meter_id is None or e.meter() == meter_id)
+        h
+        for h in journal.heads(since)
+        if (operation is None or h.operation == operation)
+        and (status is None or h.status == status)
+        and (purchase_id is None or h.transaction == purchase_id)
+        and (meter_id is None or h.meter_id == meter_id)
     ]
 
 
@@ -117,16 +116,18 @@ class Criteria:
             data.get("operation"), data.get("status"), data.get("transaction"), data.get("pathIds"), tuple(tests)
         )
 
-    def __call__(self, exchange: Exchange) -> bool:
-        if self.operation is not None and exchange.operation != self.operation:
+    def seqs(self, journal: Journal) -> list[int]:
+        """The exchanges that meet every condition; only those the head admits are opened."""
+        admitted = [h for h in journal.heads() if self._admits(h)]
+        if self.body:
+            return [e.seq for e in journal.opened(admitted) if all(test(e.request.value) for test in self.body)]
+        return [h.seq for h in admitted]
+
+    def _admits(self, head: Head) -> bool:
+        if self.operation is not None and head.operation != self.operation:
             return False
-        if self.status is not None and exchange.status != self.status:
+        if self.status is not None and head.status != self.status:
             return False
-        if self.transaction is not None and exchange.transaction != self.transaction:
+        if self.transaction is not None and head.transaction != self.transaction:
             return False
-        if self.path_ids and any(exchange.path_ids.get(k) != v for k, v in self.path_ids.items()):
-            return False
-        if not self.body:
-            return True
-        body = exchange.request.value
-        return all(test(body) for test in self.body)
+        return not self.path_ids or all(head.path_ids.get(k) == v for k, v in self.path_ids.items())

@@ -68,6 +68,7 @@ class Recorder:
             await self.app(scope, tap.receive, tap.send)
         finally:
             tap.complete(note)
+            session.journal.settle(tap.exchange)
 
 
 class _Tap:

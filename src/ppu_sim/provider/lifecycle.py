@@ -296,7 +296,7 @@ class Provider:
             return None
         per = scenario.counted_per(operation)
         key = {"purchase": request_key, "meter": meter_id or request_key, "scenario": ""}[per]
-        n = self.store.count((scenario.pack, scenario.name, operation, key))
+        n = self.store.count((scenario.pack, scenario.name, operation, key), owner=key if per == "purchase" else None)
         for step in steps:
             if step.times is None or n <= step.times:
                 return step
@@ -379,7 +379,7 @@ class Provider:
                     self.store.set_meter_value(meter_id, f"debt:{i}", charged["balance"]["amount"])
                     recovered[i] = charged["amount"]["amount"] + charged["amount"]["tax"]
             if recovered:  # only a meter with debt: most purchases would leave an empty entry per purchase
-                self.store.set_meter_value(meter_id, f"recovered:{purchase_id}", recovered)
+                self.store.set_purchase_value(purchase_id, "recovered", recovered)
         response = self._echo(body, LABELLED_FIELDS, reference=purchase_id)
         meter = {**profile["meter"], **body["meter"]}
         if key_change is not None:
@@ -456,7 +456,7 @@ class Provider:
 
     def _restore_debts(self, record: PurchaseRecord) -> None:
         """A reversed purchase gives back the debt it recovered (kept per debt: paid-off debts have no line)."""
-        recovered = self.store.meter_value(record.meter_id, f"recovered:{record.id}") or {}
+        recovered = self.store.purchase_value(record.id, "recovered") or {}
         for i, amount in recovered.items():
             owed = self.store.meter_value(record.meter_id, f"debt:{i}")
             self.store.set_meter_value(record.meter_id, f"debt:{i}", owed + amount)

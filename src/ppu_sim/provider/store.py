@@ -8,6 +8,7 @@ ends normally: a request that fails half-way leaves nothing behind.
 from __future__ import annotations
 
 import copy
+import marshal
 import sys
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
@@ -85,13 +86,19 @@ class Store(Protocol):
 
     def key_change(self, request_id: str) -> KeyChangeRecord | None: ...
     def save_key_change(self, record: KeyChangeRecord) -> None: ...
-    def count(self, key: tuple[str, ...]) -> int:
-        """Increment and return the counter for key (1 on first use)."""
+    def count(self, key: tuple[str, ...], owner: str | None = None) -> int:
+        """Increment and return the counter for key (1 on first use). A counter with an ``owner``
+        (the id of the purchase or request it counts per) is forgotten with that purchase, and
+        once as many newer owners as the retention have counters."""
 
     def meter_value(self, meter_id: str, name: str) -> Any:
         """A meter's running state (free units issued, debt still owed); None when never set."""
 
     def set_meter_value(self, meter_id: str, name: str, value: Any) -> None: ...
+    def purchase_value(self, purchase_id: str, name: str) -> Any:
+        """State kept beside a purchase (the debt it recovered), forgotten with it; None when never set."""
+
+    def set_purchase_value(self, purchase_id: str, name: str, value: Any) -> None: ...
     def add_event(self, kind: str, body: dict[str, Any]) -> None: ...
 
 
@@ -107,15 +114,15 @@ class _Kept(NamedTuple):
 
 
 class _KeptTable:
-    """Purchases by id, each row a plain tuple of strings and bytes.
+    """Purchases by id, each row packed as bytes (marshal), named as a :class:`_Kept` when read.
 
-    CPython stops tracking such a tuple in the cycle collector (an exact tuple only: a NamedTuple
-    stays tracked), so a full collection does not grow with the store. A row is named as a
-    :class:`_Kept` when read.
+    A dict of strings and bytes is not tracked by the cycle collector, so a full collection does
+    not grow with the store. (A dict of tuples is: every new tuple makes the dict tracked again,
+    until a full collection has walked all of it.)
     """
 
     def __init__(self) -> None:
-        self._rows: dict[str, tuple[Any, ...]] = {}
+        self._rows: dict[str, bytes] = {}
 
     def __contains__(self, purchase_id: str) -> bool:
         return purchase_id in self._rows
@@ -124,48 +131,86 @@ class _KeptTable:
         return iter(self._rows)
 
     def __getitem__(self, purchase_id: str) -> _Kept:
-        return _Kept._make(self._rows[purchase_id])
+        return _Kept._make(marshal.loads(self._rows[purchase_id]))
 
     def __setitem__(self, purchase_id: str, kept: _Kept) -> None:
-        self._rows[purchase_id] = tuple(kept)
+        self._rows[purchase_id] = marshal.dumps(tuple(kept))
 
     def get(self, purchase_id: str) -> _Kept | None:
         row = self._rows.get(purchase_id)
-        return None if row is None else _Kept._make(row)
+        return None if row is None else _Kept._make(marshal.loads(row))
 
     def pop(self, purchase_id: str) -> _Kept | None:
         row = self._rows.pop(purchase_id, None)
-        return None if row is None else _Kept._make(row)
+        return None if row is None else _Kept._make(marshal.loads(row))
 
 
 class _Window:
-    """The last ``size`` keys of one kind, oldest forgotten first (size 0: keep every one)."""
+    """The last ``size`` keys of one kind, oldest forgotten first (size 0: keep every one).
+
+    Kept where the cycle collector does not look: who is in it as a dict of strings and counts,
+    the order as tuples of up to 1,024 keys (a set or a deque of keys is walked key by key by
+    every full collection; two dicts, place to key and back, took twice the memory). A key added
+    again stays until its last addition is forgotten.
+    """
+
+    CHUNK = 1024
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.keys: set[str] = set()
-        self.order: deque[str] = deque()
+        self._count: dict[str, int] = {}
+        self._chunks: deque[tuple[str, ...]] = deque()  # full chunks, oldest first
+        self._newest: list[str] = []  # the chunk being filled
+        self._forgotten = 0  # keys already forgotten from the front of the oldest chunk
+        self._length = 0
 
     def __contains__(self, key: str) -> bool:
-        return key in self.keys
+        return key in self._count
 
     def add(self, key: str) -> None:
-        self.keys.add(key)
-        self.order.append(key)
+        self._count[key] = self._count.get(key, 0) + 1
+        self._newest.append(key)
+        self._length += 1
+        if len(self._newest) == self.CHUNK:
+            self._chunks.append(tuple(self._newest))
+            self._newest = []
 
     def remove_newest(self, key: str) -> None:
         """Undo the last add (the unit of work that made it failed)."""
-        self.keys.discard(key)
-        if self.order and self.order[-1] == key:
-            self.order.pop()
+        if not self._newest:  # it closed a chunk: open that chunk again
+            chunk = self._chunks.pop()
+            skip, self._forgotten = (self._forgotten, 0) if not self._chunks else (0, self._forgotten)
+            self._newest = list(chunk[skip:])
+        assert self._newest[-1] == key, "only the newest key can be taken back"
+        self._newest.pop()
+        self._length -= 1
+        self._drop(key)
 
     def trim(self) -> list[str]:
-        """Forget the oldest keys past the size; they are returned."""
+        """Forget the oldest keys past the size; those no longer in the window are returned."""
         gone = []
-        while self.size and len(self.order) > self.size:
-            gone.append(self.order.popleft())
-            self.keys.discard(gone[-1])
+        while self.size and self._length > self.size:
+            if self._chunks:
+                chunk = self._chunks[0]
+                key, self._forgotten = chunk[self._forgotten], self._forgotten + 1
+                if self._forgotten == len(chunk):
+                    self._chunks.popleft()
+                    self._forgotten = 0
+            else:
+                key = self._newest.pop(0)  # a window smaller than a chunk
+            self._length -= 1
+            if self._drop(key):
+                gone.append(key)
         return gone
+
+    def _drop(self, key: str) -> bool:
+        """One addition of the key fewer; True when that was its last."""
+        left = self._count[key] - 1
+        if left:
+            self._count[key] = left
+            return False
+        del self._count[key]
+        return True
 
 
 class MemoryStore:
@@ -187,12 +232,17 @@ class MemoryStore:
         self._ids: dict[str, _Window] = defaultdict(lambda: _Window(retention))
         self._purchases = _KeptTable()
         self._purchase_order = _Window(retention)
-        self._by_meter: dict[str, deque[str]] = {}  # purchase ids, oldest first
-        self._by_reference: dict[str, tuple[str, ...]] = {}  # reference -> purchase ids, oldest first
+        self._by_meter: dict[str, dict[str, None]] = {}  # purchase ids, oldest first
+        # reference -> purchase id, or purchase ids oldest first when several share it
+        self._by_reference: dict[str, str | tuple[str, ...]] = {}
         self._key_changes: dict[str, KeyChangeRecord] = {}
         self._key_change_order = _Window(retention)
         self._counters: dict[tuple[str, ...], int] = defaultdict(int)
+        # Counters per purchase or request: owner -> marshalled key -> count (no tuples, so untracked).
+        self._owned_counters: dict[str, dict[bytes, int]] = {}
+        self._owners = _Window(retention)
         self._meter_state: dict[tuple[str, str], Any] = {}
+        self._purchase_state: dict[str, dict[str, Any]] = {}
         self._events: dict[str, deque[dict[str, Any]]] = defaultdict(lambda: deque(maxlen=retention or None))
         self._codec = _Codec()
         self._undo: list[Callable[[], object]] | None = None  # set inside atomic()
@@ -233,12 +283,13 @@ class MemoryStore:
         for purchase_id in self._purchase_order.trim():
             kept = self._purchases.pop(purchase_id)
             assert kept is not None  # the order holds exactly the ids kept
-            ids = self._by_meter[kept.meter_id]
-            ids.popleft()  # purchases are forgotten in the order they came, per meter too
-            if not ids:
-                del self._by_meter[kept.meter_id]
+            self._unlist(kept.meter_id, purchase_id)
             for ref in kept.references:
                 self._unindex(ref, purchase_id)
+            self._purchase_state.pop(purchase_id, None)
+            self._owned_counters.pop(purchase_id, None)
+        for owner in self._owners.trim():
+            self._owned_counters.pop(owner, None)  # gone already if it was a purchase forgotten
         for request_id in self._key_change_order.trim():
             del self._key_changes[request_id]
 
@@ -261,10 +312,9 @@ class MemoryStore:
             meter_id = sys.intern(record.meter_id)  # one string per meter, not one per purchase
             kept = kept._replace(meter_id=meter_id)
             self._purchase_order.add(record.id)
-            ids = self._by_meter.setdefault(meter_id, deque())
-            ids.append(record.id)
+            self._by_meter.setdefault(meter_id, {})[record.id] = None
             for ref in kept.references:
-                self._by_reference[ref] = (*self._by_reference.get(ref, ()), record.id)
+                self._by_reference[ref] = (*self._named(ref), record.id) if ref in self._by_reference else record.id
             self._on_failure(lambda: self._unsave(record.id, meter_id, kept.references))
         else:
             self._on_failure(lambda: self._purchases.__setitem__(record.id, before))
@@ -273,17 +323,25 @@ class MemoryStore:
     def _unsave(self, purchase_id: str, meter_id: str, references: tuple[str, ...]) -> None:
         self._purchases.pop(purchase_id)
         self._purchase_order.remove_newest(purchase_id)
-        ids = self._by_meter[meter_id]
-        ids.pop()
-        if not ids:
-            del self._by_meter[meter_id]
+        self._unlist(meter_id, purchase_id)
         for ref in references:
             self._unindex(ref, purchase_id)
 
+    def _unlist(self, meter_id: str, purchase_id: str) -> None:
+        ids = self._by_meter[meter_id]
+        del ids[purchase_id]
+        if not ids:
+            del self._by_meter[meter_id]
+
+    def _named(self, ref: str) -> tuple[str, ...]:
+        """The ids of the purchases a reference names, oldest first."""
+        ids = self._by_reference.get(ref, ())
+        return (ids,) if isinstance(ids, str) else ids
+
     def _unindex(self, ref: str, purchase_id: str) -> None:
-        left = tuple(i for i in self._by_reference.get(ref, ()) if i != purchase_id)
+        left = tuple(i for i in self._named(ref) if i != purchase_id)
         if left:
-            self._by_reference[ref] = left
+            self._by_reference[ref] = left[0] if len(left) == 1 else left
         else:
             self._by_reference.pop(ref, None)
 
@@ -292,7 +350,7 @@ class MemoryStore:
 
     def reprintable(self, meter_id: str, reference: str | None = None) -> PurchaseRecord | None:
         if reference:
-            named = [*self._by_reference.get(reference, ()), reference]
+            named = [*self._named(reference), reference]
             candidates = (i for i in reversed(named) if i in self._purchases)
         else:
             candidates = reversed(self._by_meter.get(meter_id, ()))
@@ -317,10 +375,23 @@ class MemoryStore:
         self._keep(self._key_changes, record.id)
         self._key_changes[record.id] = record
 
-    def count(self, key: tuple[str, ...]) -> int:
-        self._keep(self._counters, key)
-        self._counters[key] += 1
-        return self._counters[key]
+    def count(self, key: tuple[str, ...], owner: str | None = None) -> int:
+        if owner is None:
+            self._keep(self._counters, key)
+            self._counters[key] += 1
+            return self._counters[key]
+        if owner not in self._owned_counters:
+            self._owned_counters[owner] = {}
+            self._owners.add(owner)
+            self._on_failure(lambda: self._forget_owner(owner))
+        counters, flat = self._owned_counters[owner], marshal.dumps(key)
+        self._keep(counters, flat)
+        counters[flat] = counters.get(flat, 0) + 1
+        return counters[flat]
+
+    def _forget_owner(self, owner: str) -> None:
+        del self._owned_counters[owner]
+        self._owners.remove_newest(owner)
 
     def meter_value(self, meter_id: str, name: str) -> Any:
         return self._meter_state.get((meter_id, name))
@@ -328,6 +399,17 @@ class MemoryStore:
     def set_meter_value(self, meter_id: str, name: str, value: Any) -> None:
         self._keep(self._meter_state, (meter_id, name))
         self._meter_state[(meter_id, name)] = value
+
+    def purchase_value(self, purchase_id: str, name: str) -> Any:
+        return self._purchase_state.get(purchase_id, {}).get(name)
+
+    def set_purchase_value(self, purchase_id: str, name: str, value: Any) -> None:
+        if purchase_id not in self._purchase_state:
+            self._purchase_state[purchase_id] = {}
+            self._on_failure(lambda: self._purchase_state.pop(purchase_id))
+        state = self._purchase_state[purchase_id]
+        self._keep(state, name)
+        state[name] = value
 
     def add_event(self, kind: str, body: dict[str, Any]) -> None:
         events = self._events[kind]
