@@ -7,13 +7,15 @@ README tells users to start it.
 from __future__ import annotations
 
 import copy
+import gc
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ CONFORMANCE = ROOT / "conformance"
 SPEC = yaml.safe_load((ROOT / "openapi" / "prepaidutility-v3.yaml").read_text())
 BASE = "/prepaidutility/v3"
 AUTH = ("test", "test")
+HEALTH_BUDGET = 0.1  # seconds /health may take while another request is being handled
 
 
 def new_id() -> str:
@@ -87,6 +90,29 @@ class Sim:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def while_watching(
+    server: Sim, send: Callable[[], httpx.Response], probe: Callable[[httpx.Client], httpx.Response] | None = None
+) -> tuple[httpx.Response, list[float]]:
+    """Send from a thread; probe (GET /health) until the answer is in. Returns the answer and probe times."""
+    answer: list[httpx.Response] = []
+    sender = threading.Thread(target=lambda: answer.append(send()))
+    times: list[float] = []
+    gc.disable()  # this process's own collector pausing a probe is not the server's latency
+    try:
+        with httpx.Client(base_url=server.base, auth=AUTH, timeout=10) as client:
+            sender.start()
+            while sender.is_alive() or not times:
+                start = time.perf_counter()
+                got = probe(client) if probe else client.get("/health")
+                assert got.is_success, got.text
+                times.append(time.perf_counter() - start)
+        sender.join()
+    finally:
+        gc.enable()
+    assert answer, "the request got no answer"
+    return answer[0], times
 
 
 # -- request builders (the shapes the Electrum Postman pack sends) ----------------------------

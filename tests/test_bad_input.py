@@ -10,12 +10,9 @@ declares a field is read from the contract, so the expectation follows the spec.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import subprocess
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
@@ -32,6 +29,7 @@ from ppu_sim.provider.store import MemoryStore
 from ppu_sim.scenario.matcher import RequestFacts
 from tests.support import (
     BASE,
+    HEALTH_BUDGET,
     SPEC,
     Sim,
     advice,
@@ -47,12 +45,12 @@ from tests.support import (
     reprint,
     reversal,
     sts_meter,
+    while_watching,
 )
 
 STS_METER = sts_meter("0123456789")
 DEBT_METER = "TST007"  # its arrears must not move when a purchase is refused
 AMOUNT = 20000  # TST007 sells exactly this; the STS meters take it too
-HEALTH_BUDGET = 0.1  # seconds /health may take while a bad request is being handled
 SUCCESS = {
     "createMeterLookup": 201,
     "createTokenPurchaseRequest": 201,
@@ -142,26 +140,6 @@ def _declares(op: str, field: str) -> bool:
 # -- sending a bad request while watching /health --------------------------------------------------
 
 
-def _while_watching(server: Sim, send: Callable[[], httpx.Response]) -> tuple[httpx.Response, list[float]]:
-    """Send from a thread; probe /health until the answer is in. Returns the answer and probe times."""
-    answer: list[httpx.Response] = []
-    sender = threading.Thread(target=lambda: answer.append(send()))
-    times: list[float] = []
-    gc.disable()  # this process's own collector pausing a probe is not the server's latency
-    try:
-        with httpx.Client(base_url=server.base, timeout=10) as probe:
-            sender.start()
-            while sender.is_alive() or not times:
-                start = time.perf_counter()
-                assert probe.get("/health").status_code == 200
-                times.append(time.perf_counter() - start)
-        sender.join()
-    finally:
-        gc.enable()
-    assert answer, "the bad request got no answer"
-    return answer[0], times
-
-
 def _send_raw(server: Sim, url: str, raw: bytes) -> Callable[[], httpx.Response]:
     return lambda: server.client.post(url, content=raw, headers={"Content-Type": "application/json"})
 
@@ -204,7 +182,7 @@ def _refused_and_forgotten(
     server: Sim, request: Request, raw: bytes, url: str | None = None
 ) -> tuple[dict[str, Any], list[float]]:
     before = _arrears(server)
-    r, times = _while_watching(server, _send_raw(server, url or request.url(), raw))
+    r, times = while_watching(server, _send_raw(server, url or request.url(), raw))
     err = assert_error_detail(r, request.op, 400, "FORMAT_ERROR")
     assert max(times) < HEALTH_BUDGET, f"/health took {max(times):.3f} s while the bad request was handled"
     assert _arrears(server) == before
@@ -336,7 +314,7 @@ def test_bad_field(lenient: Sim, case: Case, op: str) -> None:
             assert err["id"] == request.message_id, err
         return
     # Lenient mode ignores what the operation does not declare, as the Jackson provider does.
-    r, times = _while_watching(lenient, _send_raw(lenient, request.url(), raw))
+    r, times = while_watching(lenient, _send_raw(lenient, request.url(), raw))
     assert r.status_code == SUCCESS[op], r.text[:2000]
     assert_conforms(op, r)
     assert max(times) < HEALTH_BUDGET

@@ -7,11 +7,11 @@ field, never a silent "0 found".
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ppu_sim.control.journal import Head, Journal
+from ppu_sim.control.journal import Exchange, Head, Journal
 
 _MISSING = object()
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -116,12 +116,13 @@ class Criteria:
             data.get("operation"), data.get("status"), data.get("transaction"), data.get("pathIds"), tuple(tests)
         )
 
-    def seqs(self, journal: Journal) -> list[int]:
-        """The exchanges that meet every condition; only those the head admits are opened."""
-        admitted = [h for h in journal.heads() if self._admits(h)]
-        if self.body:
-            return [e.seq for e in journal.opened(admitted) if all(test(e.request.value) for test in self.body)]
-        return [h.seq for h in admitted]
+    def admitted(self, journal: Journal) -> list[Head]:
+        """The exchanges that meet every condition but the body's, read without opening them."""
+        return [h for h in journal.heads() if self._admits(h)]
+
+    def matching(self, exchanges: Iterable[Exchange]) -> list[int]:
+        """Of these (admitted) exchanges, those whose request body passes every body test."""
+        return [e.seq for e in exchanges if all(test(e.request.value) for test in self.body)]
 
     def _admits(self, head: Head) -> bool:
         if self.operation is not None and head.operation != self.operation:

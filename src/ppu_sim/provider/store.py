@@ -78,7 +78,8 @@ class Store(Protocol):
     def save_purchase(self, record: PurchaseRecord) -> None: ...
     def purchases_for_meter(self, meter_id: str) -> list[PurchaseRecord]: ...
     def purchases(self) -> Sequence[PurchaseRecord]:
-        """Every purchase kept, in the order first seen (for reconciliation)."""
+        """Every purchase kept now, in the order first seen (for reconciliation): a snapshot that
+        later writes leave alone, so it may be read in a worker thread."""
 
     def reprintable(self, meter_id: str, reference: str | None = None) -> PurchaseRecord | None:
         """The meter's newest purchase that issued tokens and was not reversed; with a reference,
@@ -143,6 +144,12 @@ class _KeptTable:
     def pop(self, purchase_id: str) -> _Kept | None:
         row = self._rows.pop(purchase_id, None)
         return None if row is None else _Kept._make(marshal.loads(row))
+
+    def copy(self) -> _KeptTable:
+        """The rows as they are now (they are bytes: copying the dict is enough)."""
+        table = _KeptTable()
+        table._rows = self._rows.copy()
+        return table
 
 
 class _Window:
@@ -361,7 +368,7 @@ class MemoryStore:
         return None
 
     def purchases(self) -> Sequence[PurchaseRecord]:
-        return _Purchases(list(self._purchases), self._purchases, self._codec)
+        return _Purchases(self._purchases.copy(), self._codec.reader())
 
     def key_change(self, request_id: str) -> KeyChangeRecord | None:
         if request_id in self._key_changes:
@@ -423,8 +430,8 @@ class MemoryStore:
 class _Purchases(Sequence[PurchaseRecord]):
     """The purchases kept when it was made, each decoded only when read: counting them costs nothing."""
 
-    def __init__(self, ids: list[str], kept: _KeptTable, codec: _Codec) -> None:
-        self._ids = ids
+    def __init__(self, kept: _KeptTable, codec: _Codec) -> None:
+        self._ids = list(kept)
         self._kept = kept
         self._codec = codec
 
@@ -462,6 +469,7 @@ class _Codec:
     )  # fmt: skip
 
     def __init__(self) -> None:
+        self._dictionary: zstandard.ZstdCompressionDict | None = None
         self._compressor: zstandard.ZstdCompressor | None = None
         self._decompressor: zstandard.ZstdDecompressor | None = None
 
@@ -474,12 +482,22 @@ class _Codec:
         }
         text = orjson.dumps(rest)
         if self._compressor is None:
-            dictionary = zstandard.ZstdCompressionDict(text, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+            self._dictionary = dictionary = zstandard.ZstdCompressionDict(
+                text, dict_type=zstandard.DICT_TYPE_RAWCONTENT
+            )
             dictionary.precompute_compress(compression_params=self.PARAMETERS)
             self._compressor = zstandard.ZstdCompressor(dict_data=dictionary, compression_params=self.PARAMETERS)
             self._decompressor = zstandard.ZstdDecompressor(dict_data=dictionary)
         blob = self._compressor.compress(text)
         return _Kept(record.meter_id, record.scenario, record.status, references, blob)
+
+    def reader(self) -> _Codec:
+        """A codec that only decodes, with a decompressor of its own: one zstd object must not be
+        used by two threads at once, and a snapshot of the store is decoded in a worker thread."""
+        codec = _Codec()
+        if self._dictionary is not None:
+            codec._decompressor = zstandard.ZstdDecompressor(dict_data=self._dictionary)
+        return codec
 
     def decoded(self, purchase_id: str, kept: _Kept) -> PurchaseRecord:
         assert self._decompressor is not None  # made with the first purchase encoded
