@@ -2,7 +2,7 @@
 
 wrk on a shared 2-core VM measures the machine as much as the server; this drives the app that
 ``ppu-sim serve`` runs (journal, sessions, faults, fast path or Connexion) with the bench's own
-lookup and purchase bodies, one request after another on one event loop, and prints the best of
+lookup and purchase bodies (``ppu_load.lua``'s), one request after another on one event loop, and prints the best of
 several rounds. What it leaves out (uvicorn, HTTP parsing, the socket) is the same for every
 server, so it isolates what ppu-sim's own code costs.
 
@@ -14,39 +14,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 import uuid
 from typing import Any
 
+from provider_calls import METERS, body_text
+
 from ppu_sim.app import create_app
 from ppu_sim.config import Settings
 
-TX = {
-    "time": "2026-11-21T10:15:30.123Z",
-    "originator": {
-        "institution": {"id": "123456", "name": "Test"},
-        "terminalId": "12345678",
-        "merchant": {
-            "merchantType": "5411",
-            "merchantId": "123456789012345",
-            "merchantName": {"name": "Corner Shop", "city": "Cape Town", "region": "WC", "country": "ZA"},
-        },
-    },
-    "client": {"id": "001", "name": "PoS"},
-    "thirdPartyIdentifiers": [],
-    "meter": {"meterId": "01234567897"},
-}
 PATHS = {"lookup": "/prepaidutility/v3/meterLookups/", "purchase": "/prepaidutility/v3/tokenPurchases/"}
 
 
 def request(kind: str) -> tuple[dict[str, Any], bytes]:
     """One request as uvicorn hands it over: the scope and the body."""
     id_ = str(uuid.uuid4())
-    body = {"id": id_, **TX}
-    if kind == "purchase":
-        body["purchaseAmount"] = {"amount": 10000, "currency": "710"}
-    raw = json.dumps(body, separators=(",", ":")).encode()
+    raw = body_text(id_, METERS["STS meter"], kind == "purchase").encode()
     headers = [
         (b"host", b"127.0.0.1"),
         (b"content-type", b"application/json"),

@@ -17,23 +17,14 @@ import asyncio
 import gc
 import statistics
 import time
-import uuid
 from collections import Counter
 from typing import Any
 
+from asgi_calls import one
 from journal_memory import rss_mib
 
 from ppu_sim.app import create_app
 from ppu_sim.config import Settings
-
-BODY = (
-    '{"id":"%s","time":"2026-11-21T10:15:30.123Z","originator":{"institution":{"id":"123456","name":"Test"},'
-    '"terminalId":"12345678","merchant":{"merchantType":"5411","merchantId":"123456789012345",'
-    '"merchantName":{"name":"Corner Shop","city":"Cape Town","region":"WC","country":"ZA"}}},'
-    '"client":{"id":"001","name":"PoS"},"thirdPartyIdentifiers":[],"meter":{"meterId":"01234567897"},'
-    '"purchaseAmount":{"amount":10000,"currency":"710"}}'
-)
-HEADERS = [(b"content-type", b"application/json"), (b"authorization", b"Basic YmVuY2g6YmVuY2g=")]
 
 
 class Timed:
@@ -49,38 +40,6 @@ class Timed:
             await self.app(scope, receive, send)
         finally:
             self.seconds += time.perf_counter() - began
-
-
-async def purchase(app: Any) -> int:
-    purchase_id = str(uuid.uuid4())
-    body = (BODY % purchase_id).encode()
-    path = f"/prepaidutility/v3/tokenPurchases/{purchase_id}"
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [*HEADERS, (b"content-length", str(len(body)).encode())],
-        "server": ("127.0.0.1", 8080),
-        "client": ("127.0.0.1", 50000),
-    }
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-    status = [0]
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            status[0] = message["status"]
-
-    await app(scope, receive, send)
-    return status[0]
 
 
 def full_pass_ms() -> float:
@@ -101,7 +60,7 @@ async def run(purchases: int, top: int) -> None:
         whole, own = [], []
         while done < mark:
             outer.seconds = inner.seconds = 0.0
-            status = await purchase(outer)
+            status = await one(outer, "purchase")
             assert status == 201, status
             whole.append(outer.seconds * 1e6)
             own.append((outer.seconds - inner.seconds) * 1e6)
