@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from asgi_calls import one
+from asgi_calls import one, request
 from journal_memory import rss_mib
 
 from ppu_sim.app import create_app
@@ -60,7 +60,7 @@ async def run(purchases: int, top: int) -> None:
         whole, own = [], []
         while done < mark:
             outer.seconds = inner.seconds = 0.0
-            status = await one(outer, "purchase")
+            status = await one(outer, *request("purchase"))
             assert status == 201, status
             whole.append(outer.seconds * 1e6)
             own.append((outer.seconds - inner.seconds) * 1e6)
