@@ -89,7 +89,7 @@ class FastPath:
         try:
             scope[BODY_KEY] = checked_body(raw, route.schema, "utf-8", simulator_of(scope).settings)
             answer = await route.handler(scope, **{python: path_params[name] for name, python in route.ids})
-        except Exception:
+        except Exception:  # a refused body, or a handler that failed (its unit of work undone): Connexion words it
             await self.app(scope, replay, send)
             return
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers.items()]
