@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from ppu_sim.process import free_port, stop
 
 HOST = "127.0.0.1"
 BASE = "/prepaidutility/v3"
@@ -66,12 +67,6 @@ def transaction(id_: str, meter: str) -> dict[str, Any]:
         "thirdPartyIdentifiers": [{"institutionId": "123456", "transactionIdentifier": "bench"}],
         "meter": {"meterId": meter},
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def raise_file_limit(needed: int) -> None:
@@ -210,11 +205,7 @@ def main() -> None:
         try:
             asyncio.run(measure(port, held, samples, args.hold))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
             errors = [line for line in (Path(tmp) / "server.log").read_text().splitlines() if "ERROR" in line]
             if errors:
                 print("server logged errors:", *errors[:5], sep="\n  ", file=sys.stderr)

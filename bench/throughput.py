@@ -21,8 +21,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import httpx
-from held_requests import BASE, HOST, free_port, percentile, start_server, transaction
+from held_requests import BASE, HOST, percentile, start_server, transaction
 
+from ppu_sim.process import free_port, stop
 from ppu_sim.scenario.matcher import luhn_check_digit
 
 AUTH = ("bench", "bench")
@@ -98,8 +99,7 @@ def main() -> None:
         try:
             asyncio.run(measure(port, args.terminals, args.flows, args.meters))
         finally:
-            proc.terminate()
-            proc.wait(10)
+            stop(proc, 10)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,8 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from ppu_sim.process import free_port, stop
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -125,14 +126,8 @@ def _install_prism() -> Path:
     return prism
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start(server: Server) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
+    port = free_port()
     command = [*server.command, "--port", str(port)] if server.name == "ppu-sim" else [*server.command, str(port)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     deadline = time.monotonic() + 60
@@ -149,15 +144,6 @@ def _start(server: Server) -> tuple[subprocess.Popen[bytes], int]:
             time.sleep(0.1)
     process.kill()
     sys.exit(f"{server.name} did not start within 60 s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _wrk(port: int, base: str, op: str, tag: int, seconds: int) -> tuple[Run, int]:
@@ -204,7 +190,7 @@ def _measure(server: Server, seconds: int, repeat: int, stall_log: Path) -> dict
             runs[op] = run
         return runs
     finally:
-        _stop(process)
+        stop(process)
 
 
 def _median(runs: list[Run], attr: str) -> float:
@@ -268,7 +254,7 @@ def _memory(purchases: int, stall_log: Path) -> None:
                 flush=True,
             )
     finally:
-        _stop(process)
+        stop(process)
 
 
 if __name__ == "__main__":

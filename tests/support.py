@@ -26,7 +26,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from ppu_sim.pytest_plugin import free_port
+from ppu_sim.process import free_port, stop
 from ppu_sim.scenario.matcher import luhn_check_digit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,11 +85,7 @@ class Sim:
 
     def stop(self) -> None:
         self.client.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc, 10)
 
 
 def while_watching(

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from typing import Any
 
 import pytest
 
+from ppu_sim.process import free_port, stop
 from ppu_sim.testing import ControlClient
 
 _START_TIMEOUT = 30.0
@@ -116,11 +116,7 @@ def ppu_sim_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         _wait_healthy(url, proc, log)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, 10)
 
 
 @pytest.fixture
@@ -168,12 +164,6 @@ def _log_rule(item: pytest.Item, session: str, rule: dict[str, Any]) -> None:
             )
         )
     item.ihook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
