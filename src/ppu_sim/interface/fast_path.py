@@ -24,7 +24,7 @@ from typing import Any
 from connexion.middleware.request_validation import RequestValidationMiddleware
 
 from ppu_sim.interface.handlers import Answer
-from ppu_sim.interface.spec import python_name
+from ppu_sim.interface.spec import python_name, template_pattern
 from ppu_sim.interface.validation import (
     BODY_KEY,
     INLINE_BODY_BYTES,
@@ -150,13 +150,11 @@ def _route(base_path: str, operation: Any) -> Route | None:
     if not schema or schemes == frozenset():
         return None
     prepare(schema, operation.parameters)
-    parts = re.split(r"\{([^/]+?)\}", operation.path)
-    regex = "".join(f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
-    names = parts[1::2]
+    pattern = template_pattern(operation.path, base_path)
     return Route(
-        pattern=re.compile(re.escape(base_path) + regex),
+        pattern=pattern,
         handler=operation.function,
-        ids=tuple((name, python_name(name)) for name in names),
+        ids=tuple((name, python_name(name)) for name in pattern.groupindex),
         parameters={"path": [p for p in operation.parameters if p["in"] == "path"]},
         schema=schema,
         schemes=schemes,

@@ -55,10 +55,16 @@ def allowed_statuses() -> dict[str, frozenset[int]]:
 def _templates() -> list[tuple[re.Pattern[str], str, str]]:
     out = []
     for op_id, (method, path, _) in operations().items():
-        parts = re.split(r"\{([^/]+?)\}", path)  # odd items are parameter names
-        regex = "".join(f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
-        out.append((re.compile(regex), method, op_id))
+        out.append((template_pattern(path), method, op_id))
     return out
+
+
+def template_pattern(template: str, prefix: str = "") -> re.Pattern[str]:
+    """A path template as a regular expression, each ``{name}`` a group taking one segment (as
+    Connexion's router reads it), after a literal ``prefix``."""
+    parts = re.split(r"\{([^/]+?)\}", template)  # odd items are parameter names
+    regex = "".join(f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part) for i, part in enumerate(parts))
+    return re.compile(re.escape(prefix) + regex)
 
 
 def _relative(path: str) -> str:
