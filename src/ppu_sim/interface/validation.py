@@ -29,6 +29,7 @@ from typing import Any
 
 import anyio
 import jsonschema_rs
+import orjson
 from connexion.exceptions import BadRequestProblem
 from connexion.json_schema import Draft4RequestValidator
 from connexion.utils import is_null, is_nullable
@@ -416,10 +417,7 @@ def _read_json(raw: bytes, encoding: str, max_depth: int, max_errors: int) -> An
     if not raw.strip():
         return None
     try:
-        text = raw.decode(encoding)
-        if text.startswith("\ufeff"):  # as json.loads says it
-            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-        body = _DECODER.decode(text)
+        body = _decoded(raw, encoding)
     except RecursionError:
         raise FormatProblem([_too_deep("body", max_depth)]) from None
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
@@ -431,6 +429,22 @@ def _read_json(raw: bytes, encoding: str, max_depth: int, max_errors: int) -> An
     if errors:
         raise FormatProblem(errors, body, truncated)
     return body
+
+
+def _decoded(raw: bytes, encoding: str) -> Any:
+    """The body as the json module reads it (with this module's hooks), in a third of the time where
+    orjson gives the same reading: UTF-8 and no run of 19 digits, since orjson reads an integer
+    past 64 bits as a float. Whatever orjson refuses is read again by the json module, which words
+    the refusal (or reads what only it takes: NaN, 1e400, a lone surrogate) as before."""
+    if encoding == "utf-8" and _LONG_DIGITS.search(raw) is None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    text = raw.decode(encoding)
+    if text.startswith("\ufeff"):  # as json.loads says it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 def _plainly_readable(body: dict[str, Any] | list[Any], max_depth: int) -> bool:
@@ -458,6 +472,8 @@ def _read_int(text: str) -> int | _LongInteger:
     return int(text) if len(text) <= MAX_INTEGER_DIGITS else _LongInteger(text)
 
 
+# Digits orjson may read other than the json module does (see _decoded).
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 # One decoder for every body (json.loads with these hooks would build one per call).
 _DECODER = json.JSONDecoder(parse_int=_read_int, parse_constant=float)
 
