@@ -13,7 +13,6 @@ from __future__ import annotations
 import random
 import zlib
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from decimal import Decimal
 
 from ppu_sim.provider.datagen import DataGenerator
@@ -25,7 +24,7 @@ from ppu_sim.sts.crypto import Algorithm
 from ppu_sim.sts.identity import KEN_NEVER_EXPIRES, Identity
 from ppu_sim.sts.keys import KeyGeneration, KeySet, KeyType
 from ppu_sim.sts.meter import IIN_SHORT, MeterNumber, luhn_check_digit
-from ppu_sim.sts.tid import BaseDate
+from ppu_sim.sts.tid import BaseDate, this_minute
 from ppu_sim.sts.vendor import Fault, TokenRangeError, Vendor
 from ppu_sim.sts.virtual_meter import Accepted, Rejected, VirtualMeter
 
@@ -127,7 +126,7 @@ class StsIssuer:
             self.vendor = Vendor(
                 identity,
                 vending_key,
-                issued=datetime.now(timezone.utc).replace(tzinfo=None),
+                issued=this_minute(),
                 last_tid=store.meter_value(meter_id, LAST_TID),
                 rng=rng,
                 fault=Fault(fault) if fault else None,
