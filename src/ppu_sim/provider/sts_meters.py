@@ -10,7 +10,6 @@ changes) and the last TID issued.
 
 from __future__ import annotations
 
-import random
 import zlib
 from collections.abc import Mapping
 from decimal import Decimal
@@ -25,7 +24,7 @@ from ppu_sim.sts.identity import KEN_NEVER_EXPIRES, Identity
 from ppu_sim.sts.keys import KeyGeneration, KeySet, KeyType
 from ppu_sim.sts.meter import IIN_SHORT, MeterNumber, luhn_check_digit
 from ppu_sim.sts.tid import BaseDate, this_minute
-from ppu_sim.sts.vendor import Fault, TokenRangeError, Vendor
+from ppu_sim.sts.vendor import Fault, Randrange, TokenRangeError, Vendor
 from ppu_sim.sts.virtual_meter import Accepted, Rejected, VirtualMeter
 
 TOKEN_TECH_NUMERIC = "02"  # tokens keyed in as digits (01 is a magnetic card)
@@ -114,7 +113,7 @@ class StsIssuer:
         meter_id: str,
         identity: Identity,
         vending_key: bytes,
-        rng: random.Random,
+        rng: Randrange,
         *,
         fault: str | None = None,
         key_change: Mapping[str, str] | None = None,
