@@ -53,15 +53,20 @@ def _minute_start(minute: int) -> datetime:
     return datetime.fromtimestamp(minute * 60, timezone.utc).replace(tzinfo=None)
 
 
-@lru_cache(maxsize=64)
 def tid_of(issued: datetime, base: BaseDate) -> int:
     """Minutes from the base date to ``issued``; seconds are dropped, as the standard does.
 
     Times are naive local times: the standard counts minutes of the issuing system's clock.
-    Cached for :func:`this_minute`'s object, which every token of a minute shares.
     """
     if issued.tzinfo is not None:
         issued = issued.replace(tzinfo=None)
+    return _minutes_since(issued, base)
+
+
+@lru_cache(maxsize=64)
+def _minutes_since(issued: datetime, base: BaseDate) -> int:
+    """Cached for :func:`this_minute`'s object, which every token of a minute shares. Only naive
+    times: aware ones equal at the same instant, yet name different wall-clock minutes."""
     minutes = int((issued - _STARTS[base]).total_seconds() // 60)
     if not 0 <= minutes < TID_LIMIT:
         raise ValueError(f"{issued.isoformat()} does not fit a 24-bit TID from base date {base.value}")
