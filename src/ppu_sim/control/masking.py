@@ -116,18 +116,26 @@ def basic_user(authorization: str) -> str | None:
 
 # A field name as it ends in JSON (its closing quote), the list an AN32 token sits in, or an
 # escape: a name written "p\u0061n" is "pan" once parsed.
-_HINTS = re2.compile(
-    b"|".join(
-        re.escape(hint)
-        for hint in (*(n.encode() + b'"' for n in sorted(PAN_FIELDS | SECRET_FIELDS)), b"paymentMethods", b"\\u")
-    )
-)
+_HINT_TEXTS = (*(n.encode() + b'"' for n in sorted(PAN_FIELDS | SECRET_FIELDS)), b"paymentMethods", b"\\u")
+
+
+def _hints() -> re2.Set:
+    hints = re2.Set.SearchSet()
+    for hint in _HINT_TEXTS:
+        hints.Add(re.escape(hint))
+    hints.Compile()
+    return hints
+
+
+_HINTS = _hints()
 
 
 def may_hold_secrets(raw: bytes) -> bool:
     """A cheap scan: False means no secret field can be in this body, so masking it can wait.
 
-    One pass of RE2's automaton (about 1.5 us for a lookup, 5 for a 2 KB purchase answer): ten
-    substring searches took twice that, Python's own regular expressions three times.
+    One pass of RE2's automaton over all the hints at once (about 1.5 us for a lookup, 3 for a
+    2 KB purchase answer): ten substring searches took three times that, Python's own regular
+    expressions more. A set, not a pattern's ``search``, which builds a match object in Python
+    for an answer no one reads (a microsecond a body).
     """
-    return _HINTS.search(raw) is not None
+    return bool(_HINTS.Match(raw))
