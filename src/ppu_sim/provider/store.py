@@ -19,6 +19,8 @@ from typing import Any, NamedTuple, Protocol, overload
 import orjson
 import zstandard
 
+from ppu_sim.heap import packed
+
 # A purchase's status once it issued nothing a reprint could show, or took back what it issued.
 _NOT_REPRINTABLE = ("declined", "reversed")
 
@@ -115,7 +117,8 @@ class _Kept(NamedTuple):
 
 
 class _KeptTable:
-    """Purchases by id, each row packed as bytes (marshal), named as a :class:`_Kept` when read.
+    """Purchases by id, each row packed as bytes (marshal, in a block of its own size: see
+    :func:`ppu_sim.heap.packed`), named as a :class:`_Kept` when read.
 
     A dict of strings and bytes is not tracked by the cycle collector, so a full collection does
     not grow with the store. (A dict of tuples is: every new tuple makes the dict tracked again,
@@ -135,7 +138,7 @@ class _KeptTable:
         return _Kept._make(marshal.loads(self._rows[purchase_id]))
 
     def __setitem__(self, purchase_id: str, kept: _Kept) -> None:
-        self._rows[purchase_id] = marshal.dumps(tuple(kept))
+        self._rows[purchase_id] = packed(tuple(kept))
 
     def get(self, purchase_id: str) -> _Kept | None:
         row = self._rows.get(purchase_id)
@@ -391,7 +394,7 @@ class MemoryStore:
             self._owned_counters[owner] = {}
             self._owners.add(owner)
             self._on_failure(lambda: self._forget_owner(owner))
-        counters, flat = self._owned_counters[owner], marshal.dumps(key)
+        counters, flat = self._owned_counters[owner], packed(key)
         self._keep(counters, flat)
         counters[flat] = counters.get(flat, 0) + 1
         return counters[flat]
