@@ -9,7 +9,8 @@ store, the sessions. At each checkpoint (quarters by default) it prints the obje
 tracks, a full pass's time, RSS, and the median time of a purchase with the recorder's own share
 of it (the outer layer's time less the layers inside). With --heap, also where the memory is:
 glibc's heap (in use and free: free space it keeps is fragmentation), its mapped blocks, and
-Python's small-object arenas (1 MiB each).
+Python's small-object arenas (1 MiB each). With --reads, each checkpoint first reads the whole
+journal and every purchase back through the control API, as a CI job might.
 
     .venv/bin/python bench/gc_census.py [--purchases 20000] [--top 12]
     .venv/bin/python bench/gc_census.py --purchases 1000000 --checkpoints 20 --heap   # about 5 minutes
@@ -31,7 +32,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from asgi_calls import one, request
+from asgi_calls import one, request, scope
 from journal_memory import rss_mib
 
 from ppu_sim.app import create_app
@@ -107,7 +108,7 @@ def heap_figures() -> str:
     )
 
 
-async def run(purchases: int, checkpoints: int, retention: int, heap: bool, top: int) -> None:
+async def run(purchases: int, checkpoints: int, retention: int, heap: bool, reads: bool, top: int) -> None:
     recorder = create_app(Settings(retention=retention))
     outer = Timed(recorder)
     inner = recorder.app = Timed(recorder.app)
@@ -123,6 +124,9 @@ async def run(purchases: int, checkpoints: int, retention: int, heap: bool, top:
             whole.append(outer.seconds * 1e6)
             own.append((outer.seconds - inner.seconds) * 1e6)
             done += 1
+        if reads:  # what a CI run reads at the end of a job: every exchange, every purchase
+            for path in ("/sim/transactions", "/sim/report"):
+                assert await one(recorder, scope("GET", path, query=b"session=bench"), b"") == 200, path
         gc.collect()  # what is left untrackable is untracked by this pass; the next one is steady state
         counts = Counter(type(o).__name__ for o in gc.get_objects())
         print(
@@ -146,9 +150,12 @@ def main() -> None:
         "--retention", type=int, default=Settings.retention, metavar="N", help="purchases a session keeps (0: all)"
     )
     parser.add_argument("--heap", action="store_true", help="also glibc's heap and Python's arenas at each checkpoint")
+    parser.add_argument(
+        "--reads", action="store_true", help="read /sim/transactions and /sim/report at each checkpoint"
+    )
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
-    asyncio.run(run(args.purchases, args.checkpoints, args.retention, args.heap, args.top))
+    asyncio.run(run(args.purchases, args.checkpoints, args.retention, args.heap, args.reads, args.top))
 
 
 if __name__ == "__main__":
