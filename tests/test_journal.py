@@ -177,6 +177,24 @@ def test_refusals_before_any_handler_are_recorded(start_sim) -> None:
     pos.close()
 
 
+def test_a_body_nested_too_deep_to_parse_is_recorded_as_text(pos: Pos) -> None:
+    """Refused bodies nested past what Python parses are journalled like any other (their text),
+    and the journal and its readers stay whole."""
+    ids = [new_id() for _ in range(3)]
+    sent = []
+    for fid, depth in zip(ids, (100, 5_000, 10_000), strict=True):
+        raw = (f'{{"id": "{fid}", "slipData": ' + "[" * depth + "]" * depth + "}").encode()
+        r = pos.client.post(f"{BASE}/faultReports/{fid}", content=raw, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, r.text
+        sent.append(raw.decode())
+    journal = pos.journal()
+    assert [e["status"] for e in journal] == [400, 400, 400]
+    assert journal[0]["requestBody"]["id"] == ids[0]  # 100 levels: parsed
+    assert [e["requestBody"] for e in journal[1:]] == sent[1:]
+    for path, op_id in (("/transactions", "getTransactions"), ("/report", "getReport")):
+        assert pos.control("GET", path, op_id).status_code == 200
+
+
 PAN = "5123450000000346"
 PIN = "PIN-73918-SECRET"
 AN32 = "Zq4x9VtBn2Lm7Kp3Hs8Dw1Fy6Gc5Jr0T"

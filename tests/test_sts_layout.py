@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -67,6 +67,14 @@ def test_tid_counts_whole_minutes_from_the_base_date() -> None:
     assert tid_of(datetime(2006, 4, 23, 23, 10, 3), BaseDate.Y1993) == 6999790
     assert tid_of(datetime(2014, 1, 1, 8, 0), BaseDate.Y2014) == 480
     assert issued_at(5871715, BaseDate.Y1993) == datetime(2004, 3, 1, 13, 55)
+
+
+def test_tid_counts_the_wall_clock_of_an_aware_time() -> None:
+    """The same instant in two zones is two wall-clock minutes, whichever was asked first."""
+    utc = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+    sast = utc.astimezone(timezone(timedelta(hours=2)))
+    assert tid_of(utc, BaseDate.Y2014) + 120 == tid_of(sast, BaseDate.Y2014)
+    assert tid_of(sast, BaseDate.Y2014) == tid_of(datetime(2026, 11, 29, 14, 0), BaseDate.Y2014)
 
 
 def test_the_last_tid_of_a_base_date() -> None:

@@ -68,7 +68,7 @@ def _decode(raw: bytes, truncated: bool) -> Any:
     if not truncated:
         try:
             return mask_body(json.loads(text))
-        except ValueError:
+        except (ValueError, RecursionError):  # a refused body nested too deep for Python is kept as text
             pass
     return mask_text(text)
 

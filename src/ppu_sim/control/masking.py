@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import re2
@@ -100,7 +101,10 @@ def credential_owner(authorization: str) -> str:
     return basic_user(authorization) or MASK
 
 
+@lru_cache(maxsize=256)
 def basic_user(authorization: str) -> str | None:
+    """The user name of Basic credentials. Cached: every request asks twice (its session and its
+    journal entry), and a PoS sends the same few credentials again and again."""
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() != "basic":
         return None

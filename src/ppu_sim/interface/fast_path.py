@@ -17,7 +17,7 @@ refusal is still Connexion's, worded once, and an answer never depends on which 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,17 +80,17 @@ class FastPath:
         if route is None or not self._admitted(scope, route, path_params):
             await self.app(scope, receive, send)
             return
-        received = [message async for message in _request_messages(receive)]
-        raw = b"".join(m.get("body", b"") for m in received)
-        replay = channel_replay(received, receive)
-        if received[-1]["type"] != "http.request" or len(raw) > INLINE_BODY_BYTES:
-            await self.app(scope, replay, send)
+        received = await _request_messages(receive)
+        last = received[-1]
+        raw = last.get("body", b"") if len(received) == 1 else b"".join(m.get("body", b"") for m in received)
+        if last["type"] != "http.request" or len(raw) > INLINE_BODY_BYTES:
+            await self.app(scope, channel_replay(received, receive), send)
             return
         try:
             scope[BODY_KEY] = checked_body(raw, route.schema, "utf-8", simulator_of(scope).settings)
             answer = await route.handler(scope, **{python: path_params[name] for name, python in route.ids})
         except Exception:  # a refused body, or a handler that failed (its unit of work undone): Connexion words it
-            await self.app(scope, replay, send)
+            await self.app(scope, channel_replay(received, receive), send)
             return
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers.items()]
         await send_response(send, answer.status, answer.body, headers)
@@ -185,10 +185,9 @@ def _schemes(security: list[dict[str, list[str]]], definitions: dict[str, Any]) 
     return frozenset(found)
 
 
-async def _request_messages(receive: Any) -> AsyncIterator[Message]:
+async def _request_messages(receive: Any) -> list[Message]:
     """The request's messages up to its last body part, or up to whatever else the connection said."""
-    while True:
-        message = await receive()
-        yield message
-        if message["type"] != "http.request" or not message.get("more_body"):
-            return
+    received = [await receive()]
+    while received[-1]["type"] == "http.request" and received[-1].get("more_body"):
+        received.append(await receive())
+    return received

@@ -29,6 +29,7 @@ from typing import Any
 
 import anyio
 import jsonschema_rs
+import orjson
 from connexion.exceptions import BadRequestProblem
 from connexion.json_schema import Draft4RequestValidator
 from connexion.utils import is_null, is_nullable
@@ -416,21 +417,41 @@ def _read_json(raw: bytes, encoding: str, max_depth: int, max_errors: int) -> An
     if not raw.strip():
         return None
     try:
-        text = raw.decode(encoding)
-        if text.startswith("\ufeff"):  # as json.loads says it
-            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-        body = _DECODER.decode(text)
+        body, plain = _decoded(raw, encoding, max_depth)
     except RecursionError:
         raise FormatProblem([_too_deep("body", max_depth)]) from None
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         shown = _shown(raw[:MAX_VALUE_ECHO].decode("utf-8", "replace"))
         raise FormatProblem([{"field": "body", "msg": f"not valid JSON: {exc}", "value": shown}]) from None
-    if not isinstance(body, (dict, list)) or _plainly_readable(body, max_depth):
+    if plain or not isinstance(body, (dict, list)) or _plainly_readable(body, max_depth):
         return body
     errors, truncated = _first(_unreadable(body, max_depth), max_errors)
     if errors:
         raise FormatProblem(errors, body, truncated)
     return body
+
+
+def _decoded(raw: bytes, encoding: str, max_depth: int) -> tuple[Any, bool]:
+    """The body as the json module reads it (with this module's hooks), and whether it is known
+    to be plainly readable (:func:`_plainly_readable`) without a walk.
+
+    orjson gives the same reading in a third of the time where it reads at all: UTF-8 and no run
+    of 19 digits, since it reads an integer past 64 bits as a float. Whatever it refuses is read
+    again by the json module, which words the refusal (or reads what only it takes: NaN, 1e400, a
+    lone surrogate) as before. What orjson read holds no such number, so only its nesting could be
+    too deep, and it cannot be with no more brackets in the text than ``max_depth``.
+    """
+    if encoding == "utf-8" and _LONG_DIGITS not in raw.translate(_ALL_DIGITS_ZERO):
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return body, raw.count(b"{") + raw.count(b"[") <= max_depth
+    text = raw.decode(encoding)
+    if text.startswith("\ufeff"):  # as json.loads says it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text), False
 
 
 def _plainly_readable(body: dict[str, Any] | list[Any], max_depth: int) -> bool:
@@ -458,6 +479,10 @@ def _read_int(text: str) -> int | _LongInteger:
     return int(text) if len(text) <= MAX_INTEGER_DIGITS else _LongInteger(text)
 
 
+# A run of digits orjson may read other than the json module does (see _decoded), looked for as
+# zeros once every digit is one: ten times as fast as a regular expression.
+_ALL_DIGITS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 19
 # One decoder for every body (json.loads with these hooks would build one per call).
 _DECODER = json.JSONDecoder(parse_int=_read_int, parse_constant=float)
 

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from ppu_sim.provider.datagen import DataGenerator
+from ppu_sim.provider.draws import Draws, rng_for
 from ppu_sim.provider.errors import ProviderError
 from ppu_sim.provider.profiles import Profiles, Same
 from ppu_sim.provider.store import Advice, KeyChangeRecord, PurchaseRecord, Store
@@ -27,7 +28,6 @@ from ppu_sim.provider.vending import (
     TokenSpec,
     VendSpec,
     receipt_number,
-    rng_for,
     token_number,
     vend,
 )
@@ -403,7 +403,7 @@ class Provider:
         scenario: Scenario,
         meter_id: str,
         identity: Identity | None,
-        rng: Any,
+        rng: Draws,
         key_change: dict[str, str] | None,
         trial: bool,
     ) -> TokenIssuer:
@@ -506,7 +506,7 @@ class Provider:
     def _profile(self, scenario: Scenario | None, meter_id: str) -> dict[str, Any]:
         return self.profiles.profile(scenario.meter if scenario else None, meter_id, self.store)
 
-    def _key_change_data(self, scenario: Scenario | None, rng: Any) -> dict[str, str]:
+    def _key_change_data(self, scenario: Scenario | None, rng: Draws) -> dict[str, str]:
         scripted = scenario.meter.key_change if scenario else None
         return (
             dict(scripted)

@@ -10,10 +10,8 @@ changes) and the last TID issued.
 
 from __future__ import annotations
 
-import random
 import zlib
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from decimal import Decimal
 
 from ppu_sim.provider.datagen import DataGenerator
@@ -25,8 +23,8 @@ from ppu_sim.sts.crypto import Algorithm
 from ppu_sim.sts.identity import KEN_NEVER_EXPIRES, Identity
 from ppu_sim.sts.keys import KeyGeneration, KeySet, KeyType
 from ppu_sim.sts.meter import IIN_SHORT, MeterNumber, luhn_check_digit
-from ppu_sim.sts.tid import BaseDate
-from ppu_sim.sts.vendor import Fault, TokenRangeError, Vendor
+from ppu_sim.sts.tid import BaseDate, this_minute
+from ppu_sim.sts.vendor import Fault, Randrange, TokenRangeError, Vendor
 from ppu_sim.sts.virtual_meter import Accepted, Rejected, VirtualMeter
 
 TOKEN_TECH_NUMERIC = "02"  # tokens keyed in as digits (01 is a magnetic card)
@@ -115,7 +113,7 @@ class StsIssuer:
         meter_id: str,
         identity: Identity,
         vending_key: bytes,
-        rng: random.Random,
+        rng: Randrange,
         *,
         fault: str | None = None,
         key_change: Mapping[str, str] | None = None,
@@ -127,7 +125,7 @@ class StsIssuer:
             self.vendor = Vendor(
                 identity,
                 vending_key,
-                issued=datetime.now(timezone.utc).replace(tzinfo=None),
+                issued=this_minute(),
                 last_tid=store.meter_value(meter_id, LAST_TID),
                 rng=rng,
                 fault=Fault(fault) if fault else None,

@@ -7,11 +7,12 @@ approved purchase amount. Tokens that cost nothing (free, key change, refund, po
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any, Protocol
+
+from ppu_sim.provider.draws import Draws
 
 TOKEN_TYPES = ("STD", "BSST", "REFUND", "KC", "PWRLMT")
 ZERO_VALUE_TOKENS = frozenset({"BSST", "REFUND", "KC", "PWRLMT"})
@@ -85,24 +86,19 @@ class TokenIssuer(Protocol):
 class RandomTokens:
     """Tokens that are only numbers: the TST meters' tokens, and a trial's empty ones."""
 
-    rng: random.Random | None  # None: a trial, which issues no numbers
+    rng: Draws | None  # None: a trial, which issues no numbers
 
     def issue(self, token_type: str, units: Decimal) -> list[tuple[str, Decimal]]:
         count = 2 if token_type == "KC" else 1  # a key change is a pair: one token per key register
         return [(token_number(self.rng) if self.rng else "", units) for _ in range(count)]
 
 
-def rng_for(seed: int, *key: str) -> random.Random:
-    """A generator private to one transaction, so outcomes do not depend on request order."""
-    return random.Random(":".join((str(seed), *key)))
-
-
-def token_number(rng: random.Random) -> str:
+def token_number(rng: Draws) -> str:
     """A 20-digit STS token number."""
     return f"{rng.randrange(10**20):020d}"
 
 
-def receipt_number(rng: random.Random, prefix: str = "RCT") -> str:
+def receipt_number(rng: Draws, prefix: str = "RCT") -> str:
     return f"{prefix}{rng.randrange(10**9):09d}"
 
 
@@ -141,7 +137,7 @@ def taxable(amount: int, tax: int, currency: str, rate: Decimal) -> dict[str, An
     return {"amount": amount, "currency": currency, "tax": tax, "taxType": "VAT", "taxRate": float(rate)}
 
 
-def vend(approved: int, currency: str, spec: VendSpec, rng: random.Random, issuer: TokenIssuer) -> Breakdown:
+def vend(approved: int, currency: str, spec: VendSpec, rng: Draws, issuer: TokenIssuer) -> Breakdown:
     """Turn an approved amount into charges first, then tokens for what is left.
 
     A token with no number (a trial's) gets no receipt number either.
@@ -181,7 +177,7 @@ def vend(approved: int, currency: str, spec: VendSpec, rng: random.Random, issue
 
 
 def _tokens_of(
-    token: TokenSpec, left: int, currency: str, spec: VendSpec, rng: random.Random, issuer: TokenIssuer
+    token: TokenSpec, left: int, currency: str, spec: VendSpec, rng: Draws, issuer: TokenIssuer
 ) -> list[dict[str, Any]]:
     def made(units: Decimal, amount: dict[str, Any], calc: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
         out = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ppu_sim.sts.crypto import DecoderKey
 from ppu_sim.sts.fields import Token
-from ppu_sim.sts.layout import PlainToken, parse_digits, to_digits, transpose, untranspose
+from ppu_sim.sts.layout import PlainToken, parse_digits, plain_block, to_digits, transpose, untranspose
 
 UNENCRYPTED_CLASS = 1  # class 1 (meter test) tokens are not encrypted
 
@@ -22,7 +22,7 @@ def encode(token: Token, key: DecoderKey | None, *, bad_crc: bool = False) -> st
 
     ``bad_crc`` spoils one CRC bit before encryption: a token every meter refuses, for PoS tests.
     """
-    block = token.plain().block() ^ int(bad_crc)
+    block = plain_block(token.token_class, token.subclass, token.fields.payload(token.subclass)) ^ int(bad_crc)
     cipher = _cipher_for(token.token_class, key)
     if cipher is not None:
         block = cipher.encrypt(block)

@@ -27,9 +27,10 @@ class Transfer:
     value: int
 
     def __post_init__(self) -> None:
-        _check("RND", self.rnd, 4)
-        _check("TID", self.tid, 24)
-        _check("value field", self.value, 16)
+        if not (0 <= self.rnd < 1 << 4 and 0 <= self.tid < 1 << 24 and 0 <= self.value < 1 << 16):  # one test, usually
+            _check("RND", self.rnd, 4)
+            _check("TID", self.tid, 24)
+            _check("value field", self.value, 16)
 
     def payload(self, subclass: int) -> int:
         return self.rnd << 40 | self.tid << 16 | self.value
@@ -153,6 +154,10 @@ _TRANSFER_CLASS2 = frozenset({0, 1, 2, 5, 6, 7})
 
 def fields_type(token_class: int, subclass: int) -> type[Fields]:
     """Which payload layout a (class, subclass) uses."""
+    return _LAYOUTS.get((token_class, subclass), Raw)
+
+
+def _layout(token_class: int, subclass: int) -> type[Fields]:
     if token_class == 0 and subclass <= 7:
         return Transfer
     if token_class == 1 and subclass in MeterTest.MFR_BITS:
@@ -162,6 +167,10 @@ def fields_type(token_class: int, subclass: int) -> type[Fields]:
             return Transfer
         return _KEY_CHANGE.get(subclass, Raw)
     return Raw
+
+
+# Every token checks its layout when made: one lookup, not the rules above each time.
+_LAYOUTS = {(c, s): _layout(c, s) for c in range(4) for s in range(16)}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntEnum
+from functools import lru_cache
 
 from ppu_sim.sts.amount import decode_amount, encode_amount, tenths, units
 from ppu_sim.sts.fields import KeyChangeHigh, KeyChangeLow, KeyChangeMiddle, Token, Transfer
@@ -49,7 +50,15 @@ class Management(IntEnum):
 
 def credit(amount: Decimal | int | float | str, tid: int, rnd: int, utility: Utility = Utility.ELECTRICITY) -> Token:
     """Credit of ``amount`` units, rounded up to what the amount field can carry."""
-    return Token(0, utility, Transfer(rnd, tid, encode_amount(tenths(amount))))
+    return Token(0, utility, Transfer(rnd, tid, _credit_field(amount)))
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _credit_field(amount: Decimal | int | float | str) -> int:
+    """Cached: every credit token needs it, a PoS buys the same few amounts, and the decimal
+    arithmetic cost more than making the rest of the token. Typed: a float and a Decimal can be
+    equal yet round differently (a float goes through its shortest decimal form)."""
+    return encode_amount(tenths(amount))
 
 
 def credited_units(token: Token) -> Decimal:

@@ -28,6 +28,27 @@ def _uses_currency_crc(token_class: int, subclass: int) -> bool:
     return token_class == 0 and 4 <= subclass <= 7
 
 
+def plain_block(token_class: int, subclass: int, payload: int) -> int:
+    """Bits 63..0 of a token (subclass, payload and CRC), ready for the cipher; ValueError for parts out of range.
+
+    What :class:`PlainToken` holds, without making one: encoding a token needs only its block."""
+    _check_parts(token_class, subclass, payload)
+    return (subclass << 60) | (payload << 16) | _crc(token_class, subclass, payload)
+
+
+def _check_parts(token_class: int, subclass: int, payload: int) -> None:
+    if not 0 <= token_class <= 3:
+        raise ValueError(f"token class {token_class} is not 0..3")
+    if not 0 <= subclass <= 15:
+        raise ValueError(f"subclass {subclass} is not 0..15")
+    if not 0 <= payload < PAYLOAD_LIMIT:
+        raise ValueError(f"payload {payload:#x} does not fit in 44 bits")
+
+
+def _crc(token_class: int, subclass: int, payload: int) -> int:
+    return token_crc((token_class << 48) | (subclass << 44) | payload, _uses_currency_crc(token_class, subclass))
+
+
 @dataclass(frozen=True)
 class PlainToken:
     """A token before encryption: what the CRC covers."""
@@ -37,21 +58,15 @@ class PlainToken:
     payload: int
 
     def __post_init__(self) -> None:
-        if not 0 <= self.token_class <= 3:
-            raise ValueError(f"token class {self.token_class} is not 0..3")
-        if not 0 <= self.subclass <= 15:
-            raise ValueError(f"subclass {self.subclass} is not 0..15")
-        if not 0 <= self.payload < PAYLOAD_LIMIT:
-            raise ValueError(f"payload {self.payload:#x} does not fit in 44 bits")
+        _check_parts(self.token_class, self.subclass, self.payload)
 
     @property
     def crc(self) -> int:
-        data50 = (self.token_class << 48) | (self.subclass << 44) | self.payload
-        return token_crc(data50, _uses_currency_crc(self.token_class, self.subclass))
+        return _crc(self.token_class, self.subclass, self.payload)
 
     def block(self) -> int:
         """Bits 63..0: subclass, payload and CRC, ready for the cipher."""
-        return (self.subclass << 60) | (self.payload << 16) | self.crc
+        return plain_block(self.token_class, self.subclass, self.payload)
 
     @classmethod
     def from_block(cls, token_class: int, block: int) -> PlainToken:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import time
+from datetime import datetime, timedelta, timezone
 from enum import IntEnum
+from functools import lru_cache
 
 TID_BITS = 24
 TID_LIMIT = 1 << TID_BITS
@@ -38,6 +40,19 @@ class BaseDate(IntEnum):
 _STARTS = {base: datetime(base.value, 1, 1) for base in BaseDate}  # every token's TID is counted from one
 
 
+def this_minute() -> datetime:
+    """The start of the current minute, UTC, naive: all a TID keeps of the time a token is issued.
+
+    One object per minute: reading the clock as a datetime was a fortieth of a purchase, and
+    :func:`tid_of` remembers what it made of the minute's object."""
+    return _minute_start(int(time.time() // 60))
+
+
+@lru_cache(maxsize=2)
+def _minute_start(minute: int) -> datetime:
+    return datetime.fromtimestamp(minute * 60, timezone.utc).replace(tzinfo=None)
+
+
 def tid_of(issued: datetime, base: BaseDate) -> int:
     """Minutes from the base date to ``issued``; seconds are dropped, as the standard does.
 
@@ -45,6 +60,13 @@ def tid_of(issued: datetime, base: BaseDate) -> int:
     """
     if issued.tzinfo is not None:
         issued = issued.replace(tzinfo=None)
+    return _minutes_since(issued, base)
+
+
+@lru_cache(maxsize=64)
+def _minutes_since(issued: datetime, base: BaseDate) -> int:
+    """Cached for :func:`this_minute`'s object, which every token of a minute shares. Only naive
+    times: aware ones equal at the same instant, yet name different wall-clock minutes."""
     minutes = int((issued - _STARTS[base]).total_seconds() // 60)
     if not 0 <= minutes < TID_LIMIT:
         raise ValueError(f"{issued.isoformat()} does not fit a 24-bit TID from base date {base.value}")

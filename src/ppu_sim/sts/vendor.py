@@ -9,11 +9,11 @@ make tokens a meter refuses, so a PoS can rehearse "the meter rejects it".
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from typing import Protocol
 
 from ppu_sim.sts import codec, kinds
 from ppu_sim.sts.amount import MAX_VALUE, decode_amount, encode_amount, units
@@ -32,6 +32,12 @@ class Fault(str, Enum):
     BAD_CRC = "bad-crc"  # the CRC does not match: the meter shows a CRC (authentication) error
     OTHER_METER = "other-meter"  # made with another meter's key: the same error on this meter
     REUSED_TID = "reused-tid"  # the TID of the meter's previous token: the meter says "used"
+
+
+class Randrange(Protocol):
+    """Where a token's random digit (RND) comes from: a ``random.Random``, or anything that draws alike."""
+
+    def randrange(self, start: int, stop: int | None = None, /) -> int: ...
 
 
 class TokenRangeError(ValueError):
@@ -74,7 +80,7 @@ class Vendor:
         *,
         issued: datetime,
         last_tid: int | None,
-        rng: random.Random,
+        rng: Randrange,
         fault: Fault | None = None,
         next_identity: Callable[[], Identity] | None = None,
         dry: bool = False,

@@ -71,8 +71,12 @@ class FaultMiddleware:
 
         await self.app(scope, receive, capture)
         directive = _pop_directive(held[0]) if held else None
-        delay, fault = _delay(directive), _fault(directive)
         latency = _latency(scope)
+        if directive is None and latency is None:  # the usual reply: the journal records it as sent
+            for message in held:
+                await send(message)
+            return
+        delay, fault = _delay(directive), _fault(directive)
         # Drawn in request order from the session's seeded generator: the same traffic replays the same timings.
         wait = sum(sample(d, session_of(scope).rng) for d in (latency, delay) if d is not None)
         note = note_of(scope)

@@ -71,6 +71,9 @@ def run(settings: Settings) -> int:
         lifespan="off",
         timeout_keep_alive=settings.idle_timeout,
         backlog=4096,
+        # uvicorn's X-Forwarded-* rewriting of the client address: nothing here reads that address
+        # (refusals log the socket's peer), and it was a layer on every request.
+        proxy_headers=False,
         http=guarded_protocol(settings, _connection_limit(settings.max_connections, files)),
         ws="none",
     )
