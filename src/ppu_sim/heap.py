@@ -32,18 +32,17 @@ def packed(value: Any) -> bytes:
     return memoryview(marshal.dumps(value)).tobytes()
 
 
-def map_large_blocks() -> bool:
+def map_large_blocks() -> None:
     """On glibc, give every block from :data:`MAPPED_FROM` up a mapping of its own, for the whole run.
 
     glibc maps large blocks by default, but once one is freed it raises that threshold (up to
     32 MB) and puts the next ones in the heap instead. A dict that grows and shrinks with the
     retention window is rebuilt at a new place every few thousand purchases; in the heap each old
     copy left a hole of many megabytes that the small blocks in between kept from being reused or
-    returned. A fixed threshold ends that: a freed table goes back to the system at once.
-    Returns whether the setting was made (False on any other C library).
+    returned. A fixed threshold ends that: a freed table goes back to the system at once. Other C
+    libraries are left as they are.
     """
-    if platform.libc_ver()[0] != "glibc":
-        return False
-    mallopt = ctypes.CDLL(None).mallopt
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    return bool(mallopt(_M_MMAP_THRESHOLD, MAPPED_FROM))
+    if platform.libc_ver()[0] == "glibc":
+        mallopt = ctypes.CDLL(None).mallopt
+        mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+        mallopt(_M_MMAP_THRESHOLD, MAPPED_FROM)
