@@ -31,27 +31,28 @@ def request(kind: str) -> tuple[dict[str, Any], bytes]:
     """One request as uvicorn hands it over: the scope and the body."""
     id_ = str(uuid.uuid4())
     raw = BODIES[kind].replace(b"{id}", id_.encode())
-    headers = [
-        (b"host", b"127.0.0.1"),
-        (b"content-type", b"application/json"),
-        (b"authorization", b"Basic YmVuY2g6YmVuY2g="),
-        (b"content-length", str(len(raw)).encode()),
-    ]
-    scope = {
+    return scope("POST", PATHS[kind] + id_, raw), raw
+
+
+def scope(method: str, path: str, raw: bytes = b"", query: bytes = b"") -> dict[str, Any]:
+    """The ASGI scope of a request with the bench's credentials (a body, if any, is JSON)."""
+    headers = [(b"host", b"127.0.0.1"), (b"authorization", b"Basic YmVuY2g6YmVuY2g=")]
+    if raw:
+        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "POST",
+        "method": method,
         "scheme": "http",
-        "path": PATHS[kind] + id_,
-        "raw_path": (PATHS[kind] + id_).encode(),
-        "query_string": b"",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
         "root_path": "",
         "headers": headers,
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8080),
     }
-    return scope, raw
 
 
 async def one(app: Any, scope: dict[str, Any], raw: bytes) -> int:

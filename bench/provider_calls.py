@@ -11,6 +11,7 @@ else (the VM is shared), and is left out. The figure is the best repeat's mean.
 
     .venv/bin/python bench/provider_calls.py                 # 5 repeats of 2,000 calls
     .venv/bin/python bench/provider_calls.py --calls 20000   # longer, e.g. under py-spy
+    .venv/bin/python bench/provider_calls.py --store         # then the store's save of a purchase apart
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import time
 import uuid
 from collections.abc import Callable
@@ -27,7 +29,7 @@ from typing import Any
 from ppu_sim.app import load_catalogue
 from ppu_sim.provider.datagen import DataGenerator
 from ppu_sim.provider.lifecycle import Provider, Reply, Trace
-from ppu_sim.provider.store import MemoryStore
+from ppu_sim.provider.store import MemoryStore, PurchaseRecord
 from ppu_sim.scenario.matcher import Catalogue
 
 LOAD_SCRIPT = (Path(__file__).parent / "ppu_load.lua").read_text()
@@ -49,9 +51,28 @@ def body_text(request_id: str, meter_id: str, purchase: bool) -> str:
     return '{"id":"' + request_id + '",' + tx + (lua_string("AMOUNT") if purchase else "") + "}"
 
 
-def per_call(catalogue: Catalogue, data: DataGenerator, operation: str, meter_id: str, calls: int) -> float:
-    """Mean microseconds per call over ``calls`` requests to a fresh session."""
-    provider = Provider(catalogue, MemoryStore(), seed=0, data=data)
+class TimedStore(MemoryStore):
+    """The store, timing each save of a purchase (the codec's JSON and zstd, the row, the indexes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saves: list[int] = []
+
+    def save_purchase(self, record: PurchaseRecord) -> None:
+        start = time.perf_counter_ns()
+        super().save_purchase(record)
+        self.saves.append(time.perf_counter_ns() - start)
+
+    def row_bytes(self) -> float:
+        """Mean size of a purchase's row as kept (its indexed fields and compressed blob, packed)."""
+        rows = self._purchases._rows.values()
+        return sum(map(len, rows)) / len(rows)
+
+
+def per_call(catalogue: Catalogue, data: DataGenerator, operation: str, meter_id: str, calls: int,
+             store: MemoryStore | None = None) -> float:  # fmt: skip
+    """Mean microseconds per call over ``calls`` requests to a fresh session (the store given, or a new one)."""
+    provider = Provider(catalogue, store or MemoryStore(), seed=0, data=data)
     method: Callable[[str, dict[str, Any], dict[str, str]], Reply] = getattr(provider, operation)
     texts = [body_text(str(uuid.uuid4()), meter_id, operation == "purchase") for _ in range(calls)]
     kept = []
@@ -72,6 +93,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=2000, help="calls per repeat")
     parser.add_argument("--repeats", type=int, default=5, help="fresh sessions per figure; the best is printed")
+    parser.add_argument("--store", action="store_true", help="then time the store's save of a purchase apart")
     args = parser.parse_args()
     catalogue = load_catalogue()
     data = DataGenerator(0)
@@ -82,6 +104,15 @@ def main() -> None:
         for label, meter_id in METERS.items():
             best = min(per_call(catalogue, data, operation, meter_id, args.calls) for _ in range(args.repeats))
             print(f"{operation:<14} {label:<10} {best:8.1f}")
+    if args.store:
+        print("save_purchase: median µs of the best session, and a purchase's row as kept")
+        for label, meter_id in METERS.items():
+            stores = [TimedStore() for _ in range(args.repeats)]
+            for store in stores:
+                per_call(catalogue, data, "purchase", meter_id, args.calls, store)
+            best = min(stores, key=lambda s: statistics.median(s.saves))
+            print(f"{'save_purchase':<14} {label:<10} {statistics.median(best.saves) / 1000:8.2f} µs"
+                  f" {best.row_bytes():6.0f} bytes")  # fmt: skip
 
 
 if __name__ == "__main__":

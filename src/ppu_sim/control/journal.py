@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
+from ppu_sim import heap
 from ppu_sim.control.masking import mask_body, mask_text, may_hold_secrets
 
 BODY_LIMIT = 64 * 1024
@@ -117,7 +118,7 @@ class Exchange:
     def packed(self) -> bytes:
         """The completed exchange as one bytes object (its ``seq`` is its place in the journal)."""
         assert self.response is not None
-        return marshal.dumps(
+        return heap.packed(
             (
                 self.session,
                 (self.received - _EPOCH) // _MICROSECOND,
@@ -269,7 +270,7 @@ class Journal:
         if self._live.get(exchange.seq) is exchange:
             del self._live[exchange.seq]
             self._packed[exchange.seq] = exchange.packed()
-            self._heads[exchange.seq] = marshal.dumps(exchange.head()[1:])
+            self._heads[exchange.seq] = heap.packed(exchange.head()[1:])
 
     def get(self, seq: int) -> Exchange | None:
         return _opened(seq, self._entry(seq)) if self._first <= seq < self._next else None

@@ -17,6 +17,7 @@ from ppu_sim import __version__
 from ppu_sim.app import create_app, load_catalogue
 from ppu_sim.config import Settings
 from ppu_sim.control.recorder import Recorder
+from ppu_sim.heap import map_large_blocks
 from ppu_sim.interface.spec import BASE_PATH
 from ppu_sim.paths import bundled
 from ppu_sim.scenario.loader import ScenarioError
@@ -54,7 +55,7 @@ def run(settings: Settings) -> int:
             log.error("%s", problem)
         log.error("not starting: %d problem(s) in scenario files", len(exc.problems))
         return 1
-    _settle_heap()
+    settle_heap()
     files = _raise_file_limit()
     if not settings.admin_token and not _loopback(settings.host):
         log.warning(
@@ -176,8 +177,9 @@ def _watch_targets(paths: Sequence[Path]) -> tuple[list[Path], Callable[[Change,
     return sorted({f.parent for f in files} | folders), relevant
 
 
-def _settle_heap() -> None:
-    """Keep the cycle collector off what lives for the whole run, so no collection stalls the loop.
+def settle_heap() -> None:
+    """Keep the cycle collector off what lives for the whole run, so no collection stalls the loop,
+    and the C heap from creeping under the tables that the retention window rebuilds (:mod:`ppu_sim.heap`).
 
     Everything built at start-up (the contract, Connexion's routes, the scenario catalogue: hundreds
     of thousands of objects) is frozen out of collection, and collections are made rarer. What the
@@ -187,6 +189,7 @@ def _settle_heap() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(_YOUNG_OBJECTS, _MIDDLE_COLLECTIONS, _FULL_AFTER)
+    map_large_blocks()
 
 
 def _loopback(host: str) -> bool:

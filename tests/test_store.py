@@ -1,0 +1,84 @@
+"""The in-memory store: a purchase reads back exactly as saved, and a long run's C heap does not creep.
+
+Records are kept compressed (JSON, zstd against the first purchase kept); every way of reading
+one back must give the record that was saved, types and key order included.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from ppu_sim.provider.store import Advice, MemoryStore, PurchaseRecord
+
+METER = "01234567897"
+
+
+def _declined(purchase_id: str) -> PurchaseRecord:
+    """A record of another shape than the next ones: the compressor's dictionary is made from it."""
+    error = {"status": 400, "errorType": "FORMAT_ERROR", "detail": {}, "message": "bad meter"}
+    return PurchaseRecord(purchase_id, "TST001", None, "declined", error=error, request={"id": purchase_id})
+
+
+def _vended(purchase_id: str) -> PurchaseRecord:
+    token = {"units": 40.0, "token": "27294519400625135248", "receiptNum": "RCT1", "tariffCalc": [{"rate": 0.1}]}
+    response = {
+        "id": purchase_id,
+        "customer": {"lastName": "Nzamela", "address": "Umgwaqo 1, eThekwini ✓"},
+        "vatInvoiceNumber": "INV1",
+        "tokens": [token, {**token, "receiptNum": "RCT2", "units": 2}],
+        "thirdPartyIdentifiers": [{"transactionIdentifier": "tx-1"}],
+        "amounts": {"approved": 9_223_372_036_854_775_807, "change": -5},
+        "flags": [True, False, None],
+        "debtRecoveryCharges": [],
+        "zeta": {},
+        "alpha": "keys stay in the order saved",
+    }
+    request = {"id": purchase_id, "meter": {"meterId": METER}, "purchaseAmount": {"amount": 10000}}
+    return PurchaseRecord(purchase_id, METER, "sts-meter", "vended", response=response, request=request)
+
+
+def test_a_purchase_reads_back_exactly_as_saved_however_it_is_read() -> None:
+    store = MemoryStore(retention=10)
+    saved = _vended("p-2")
+    with store.atomic():
+        store.save_purchase(_declined("p-1"))
+        store.save_purchase(saved)
+    # repr tells 40.0 from 40, True from 1 and one key order from another; == does not.
+    assert repr(store.purchase("p-2")) == repr(saved)
+    assert repr(store.reprintable(METER)) == repr(saved)
+    assert repr(store.reprintable(METER, "RCT2")) == repr(saved)
+    assert [repr(r) for r in store.purchases_for_meter(METER)] == [repr(saved)]
+    assert [repr(r) for r in store.purchases()] == [repr(_declined("p-1")), repr(saved)]
+
+    with store.atomic():
+        confirmed = store.purchase("p-2")
+        assert confirmed is not None
+        confirmed.status = "confirmed"
+        confirmed.advices["a-1"] = Advice("confirmation", {"id": "a-1", "amount": 10000})
+        store.save_purchase(confirmed)
+    assert repr(store.purchase("p-2")) == repr(confirmed)
+    assert repr(store.reprintable(METER, "INV1")) == repr(confirmed)  # still found by what it was saved with
+
+
+# Run in a process of its own: the threshold is the C library's, for the whole process.
+_LARGE_BLOCK_AFTER_A_FREE = """
+import ctypes
+from ppu_sim.transport.server import settle_heap
+
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, (ctypes.c_size_t,)
+libc.free.argtypes = (ctypes.c_void_p,)
+libc.sbrk.restype, libc.sbrk.argtypes = ctypes.c_void_p, (ctypes.c_ssize_t,)
+settle_heap()
+libc.free(libc.malloc(8 << 20))  # a table of 8 MB, mapped and freed: glibc alone now keeps up to 8 MB in its heap
+table = libc.malloc(1 << 20)
+print("mapped" if table > libc.sbrk(0) else "in the heap")  # the heap ends at the program break
+"""
+
+
+def test_the_server_maps_every_large_table_even_after_freeing_a_larger_one() -> None:
+    """A table rebuilt as the retention window turns over must not go into the heap, where its
+    old copies left holes that kept the process growing past a full window."""
+    out = subprocess.run([sys.executable, "-c", _LARGE_BLOCK_AFTER_A_FREE], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "mapped"
