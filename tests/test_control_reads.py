@@ -16,6 +16,7 @@ import pytest
 
 from ppu_sim.app import create_app
 from ppu_sim.config import Settings
+from ppu_sim.control.reading import json_pieces
 from tests.support import AUTH, BASE, HEALTH_BUDGET, Sim, lookup, new_id, purchase, while_watching
 
 FULL = 3000  # the journal's size here: opening it all took some 0.2 s on the event loop
@@ -156,3 +157,14 @@ def test_a_whole_journal_answer_is_written_and_sent_in_pieces() -> None:
         if name in ("journal", "transactions", "report"):
             json.loads(whole)
     assert sizes["journal"] > 2 * MOST and sizes["report-html"] > 2 * MOST, sizes  # they came in pieces
+
+
+def test_writing_an_answer_in_pieces_leaves_what_the_journal_holds_alone() -> None:
+    """A masked body of an exchange in flight is shared with the journal: its lists must not be
+    emptied by the answer that shows it, however long they are."""
+    bodies = [[{"pan": "411111******1111", "line": n} for n in range(100)] for _ in range(100)]  # JSON arrays
+    kept = json.loads(json.dumps(bodies))
+    listing = {"session": "s", "exchanges": [{"seq": n, "requestBody": body} for n, body in enumerate(bodies)]}
+    expected = json.dumps(listing)
+    assert b"".join(json_pieces(listing)).decode() == expected
+    assert bodies == kept

@@ -73,9 +73,11 @@ class Pieces(Response):
 
 def json_pieces(payload: Any) -> list[bytes]:
     """``json.dumps(payload)`` as UTF-8 pieces. A list (or generator) is written an item at a time,
-    each list item freed once written, and so is a dict holding a long list (a rule with 10,000
-    findings); the rest goes to ``json.dumps`` whole, one small value at a time."""
-    return _grouped(_texts(payload, whole=True))
+    and so is a dict holding a long list (a rule with 10,000 findings); the rest goes to
+    ``json.dumps`` whole, one small value at a time. The payload's own lists, and those of its
+    fields, are the read's: each item is freed once written. Deeper ones may be a body an exchange
+    in flight still holds, and are left alone."""
+    return _grouped(_texts(payload, 0))
 
 
 def text_pieces(text: str) -> list[bytes]:
@@ -89,20 +91,19 @@ def release(items: MutableSequence[Any]) -> None:
         items.pop()
 
 
-def _texts(value: Any, whole: bool = False) -> Iterator[str]:
-    """``whole``: split the value's top level even when it holds nothing long."""
-    if isinstance(value, Iterator) or (isinstance(value, list) and (whole or len(value) > LONG)):
+def _texts(value: Any, depth: int) -> Iterator[str]:
+    if isinstance(value, Iterator) or (isinstance(value, list) and (depth == 0 or len(value) > LONG)):
         yield "["
-        for i, item in enumerate(_taken(value) if isinstance(value, list) else value):
+        for i, item in enumerate(_taken(value) if isinstance(value, list) and depth <= 1 else value):
             if i:
                 yield ", "
-            yield from _texts(item)
+            yield from _texts(item, depth + 1)
         yield "]"
-    elif isinstance(value, dict) and (whole or any(isinstance(v, list) and len(v) > LONG for v in value.values())):
+    elif isinstance(value, dict) and (depth == 0 or any(isinstance(v, list) and len(v) > LONG for v in value.values())):
         yield "{"
         for i, (key, item) in enumerate(value.items()):  # keys are strings: JSON's, or the simulator's own
             yield f"{', ' if i else ''}{json.dumps(key)}: "
-            yield from _texts(item)
+            yield from _texts(item, depth + 1)
         yield "}"
     else:
         yield json.dumps(value)
