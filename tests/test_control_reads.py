@@ -4,16 +4,24 @@ lookup are still answered within the budget the bad-input corpus holds the serve
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.support import BASE, HEALTH_BUDGET, Sim, lookup, new_id, purchase, while_watching
+from ppu_sim.app import create_app
+from ppu_sim.config import Settings
+from ppu_sim.control.reading import json_pieces
+from tests.support import AUTH, BASE, HEALTH_BUDGET, Sim, lookup, new_id, purchase, while_watching
 
 FULL = 3000  # the journal's size here: opening it all took some 0.2 s on the event loop
 METER = "01234567897"
+MOST = 256 * 1024  # bytes in one message of an answer
 
 
 def _buy(server: Sim, count: int) -> None:
@@ -78,3 +86,85 @@ def test_a_whole_journal_read_does_not_hold_up_other_requests(
     assert answer.status_code == 200, answer.text[:500]
     assert read_count(answer) >= FULL
     assert max(times) < HEALTH_BUDGET, f"{probe.__name__} took {max(times):.3f} s while {read} was read"
+
+
+def _scope(method: str, path: str, query: str = "", body: bytes = b"") -> dict[str, Any]:
+    headers = [(b"authorization", b"Basic " + base64.b64encode(":".join(AUTH).encode()))]
+    if body:
+        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8080),
+    }
+
+
+async def _messages(app: Any, scope: dict[str, Any], body: bytes = b"") -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+async def _pieces_of_each_read() -> dict[str, list[dict[str, Any]]]:
+    app = create_app(Settings())
+    for _ in range(500):
+        for path, body in (("meterLookups", lookup), ("tokenPurchases", purchase)):
+            rid = new_id()
+            raw = json.dumps(body(METER, rid) if path == "meterLookups" else body(METER, 5000, rid)).encode()
+            (start, *_) = await _messages(app, _scope("POST", f"{BASE}/{path}/{rid}", body=raw), raw)
+            assert start["status"] in (200, 201), start
+    return {
+        name: await _messages(app, _scope("GET", path, query))
+        for name, (path, query) in {
+            "journal": ("/sim/journal", f"session={SESSION}&limit=10000"),
+            "transactions": ("/sim/transactions", f"session={SESSION}"),
+            "transactions-csv": ("/sim/transactions", f"session={SESSION}&format=csv"),
+            "report": ("/sim/report", f"session={SESSION}"),
+            "report-html": ("/sim/report", f"session={SESSION}&format=html"),
+            "report-junit": ("/sim/report", f"session={SESSION}&format=junit"),
+        }.items()
+    }
+
+
+def test_a_whole_journal_answer_is_written_and_sent_in_pieces() -> None:
+    """In process, where each message the server sends is seen: an answer over a whole journal
+    is never one buffer (building, encoding or sending 25 MB at once held the event loop up for
+    tens of ms), and still has one Content-Length that its pieces add up to."""
+    sizes = {}
+    for name, (start, *body) in asyncio.run(_pieces_of_each_read()).items():
+        assert start["status"] == 200, name
+        pieces = [m["body"] for m in body if m["body"]]
+        whole = b"".join(pieces)
+        sizes[name] = len(whole)
+        assert dict(start["headers"])[b"content-length"] == str(len(whole)).encode(), name
+        assert max(map(len, pieces)) <= MOST, (name, list(map(len, pieces)))
+        if name in ("journal", "transactions", "report"):
+            json.loads(whole)
+    assert sizes["journal"] > 2 * MOST and sizes["report-html"] > 2 * MOST, sizes  # they came in pieces
+
+
+def test_writing_an_answer_in_pieces_leaves_what_the_journal_holds_alone() -> None:
+    """A masked body of an exchange in flight is shared with the journal: its lists must not be
+    emptied by the answer that shows it, however long they are."""
+    bodies = [[{"pan": "411111******1111", "line": n} for n in range(100)] for _ in range(100)]  # JSON arrays
+    kept = json.loads(json.dumps(bodies))
+    listing = {"session": "s", "exchanges": [{"seq": n, "requestBody": body} for n, body in enumerate(bodies)]}
+    expected = json.dumps(listing)
+    assert b"".join(json_pieces(listing)).decode() == expected
+    assert bodies == kept

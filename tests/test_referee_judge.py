@@ -3,11 +3,15 @@ live simulator reaches only slowly or by chance."""
 
 from __future__ import annotations
 
+import sys
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ppu_sim.referee.html import html_page
 from ppu_sim.referee.judge import Settings, judge
+from ppu_sim.referee.report import build_report
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
 
@@ -75,3 +79,67 @@ def test_every_unresolved_purchase_of_the_meter_is_remembered() -> None:
     assert messages[1].startswith(
         f"#4 createTokenPurchaseRequest 201 buys again for meter EDGELOST504 while purchase {first}"
     )
+
+
+class _Counted(list[int]):
+    """A finding's seqs that count how often they are read."""
+
+    reads = 0
+
+    def __iter__(self) -> Iterator[int]:
+        _Counted.reads += 1
+        return super().__iter__()
+
+
+def test_the_html_page_reads_each_finding_once_not_once_per_purchase() -> None:
+    """5,000 purchases each with a finding took the page some 6 s: every story read every finding."""
+    pids = [str(uuid.uuid4()) for _ in range(300)]
+    late = [purchase_at(i + 1, pid, 201) for i, pid in enumerate(pids)]
+    for e in late:
+        e["requestBody"]["time"] = "1999-01-01T00:00:00Z"  # a finding of message-time per purchase
+    report = build_report(late, "hand")
+    findings = [f for rule in report["rules"] for f in rule["findings"]]
+    for f in findings:
+        f["seqs"] = _Counted(f["seqs"])
+    _Counted.reads = 0
+    page = html_page(report, late)
+    assert len(findings) >= len(pids)
+    assert _Counted.reads <= 2 * len(findings), f"{_Counted.reads} reads of {len(findings)} findings"
+    assert page.count('<ul class="findings">') == len(pids)
+    assert all(f"#{i + 1} createTokenPurchaseRequest 201: time 1999-01-01T00:00:00Z" in page for i in range(len(pids)))
+
+
+def _calls(work: Callable[[], object]) -> int:
+    """How many functions (Python's and C's) ``work`` calls: a measure of work that no load moves."""
+    count = 0
+
+    def counted(_frame: Any, event: str, _arg: Any) -> None:
+        nonlocal count
+        count += event in ("call", "c_call")
+
+    sys.setprofile(counted)
+    try:
+        work()
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+def _lost_and_reversed(meters: int) -> list[dict[str, Any]]:
+    """A purchase per meter whose answer was lost, then each reversed."""
+    out = []
+    for n in range(meters):
+        pid, meter = str(uuid.uuid4()), f"EDGELOST{n:04d}"
+        lost = exchange(2 * n + 1, "createTokenPurchaseRequest", {"id": pid, "meter": {"meterId": meter}}, 504)
+        reversal = exchange(2 * n + 2, "reverseTokenPurchase", {"id": str(uuid.uuid4())}, 202)
+        reversal["pathIds"] = {"purchaseId": pid, "reversalId": reversal["requestBody"]["id"]}
+        out += [lost | {"transaction": pid, "meterId": meter}, reversal | {"transaction": pid, "meterId": meter}]
+    return out
+
+
+def test_judging_grows_with_the_journal_not_with_its_square() -> None:
+    """Twice the purchases, twice the work: a reversal once looked at every meter's lost purchases."""
+    small, large = (_lost_and_reversed(n) for n in (1000, 2000))
+    judge(small)  # what is built once (the strict contract's validators) is not counted
+    ratio = _calls(lambda: judge(large)) / _calls(lambda: judge(small))
+    assert ratio < 2.3, ratio

@@ -8,9 +8,9 @@ empty journal); loading a pack or resetting creates it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 from connexion import request as current_request
@@ -19,6 +19,7 @@ from connexion.lifecycle import ConnexionResponse
 from ppu_sim.control.errors import ControlError
 from ppu_sim.control.journal import Snapshot
 from ppu_sim.control.queries import BadCriteria, Criteria, select
+from ppu_sim.control.reading import Pieces, json_pieces, off_loop, release, text_pieces
 from ppu_sim.control.reconcile import as_csv, transactions
 from ppu_sim.control.sessions import DEFAULT_SESSION, SESSION_HEADER, Session
 from ppu_sim.interface import spec
@@ -32,9 +33,6 @@ from ppu_sim.referee.report import build_report, settings_for
 from ppu_sim.runtime import simulator_of
 from ppu_sim.scenario.catalogue import describe_catalogue
 from ppu_sim.scenario.loader import ScenarioError, parse_pack
-
-_READERS = anyio.CapacityLimiter(1)  # one whole-journal read at a time: the rest of the server keeps a core
-T = TypeVar("T")
 
 
 def _name(session: str | None) -> str:
@@ -55,31 +53,10 @@ def _any(session: str | None) -> Session:
 
 
 def _json(payload: Any, status: int = 200) -> ConnexionResponse:
-    return _answer(_encoded(payload), "application/json", status)
-
-
-def _encoded(payload: Any) -> str:
-    """``json.dumps(payload)``, a list (or a list field) written an item at a time: one call over
-    thousands of exchanges holds the GIL, and so the event loop, throughout (0.1 s for 3,000)."""
-    if isinstance(payload, dict):
-        return "{" + ", ".join(f"{json.dumps(k)}: {_items(v)}" for k, v in payload.items()) + "}"
-    return _items(payload)
-
-
-def _items(value: Any) -> str:
-    return f"[{', '.join(map(json.dumps, value))}]" if isinstance(value, (list, Iterator)) else json.dumps(value)
-
-
-def _answer(body: str, mimetype: str, status: int = 200, content_type: str | None = None) -> ConnexionResponse:
-    return ConnexionResponse(status_code=status, mimetype=mimetype, content_type=content_type or mimetype, body=body)
-
-
-async def _off_loop(work: Callable[..., T], *args: Any) -> T:
-    """Run work in a worker thread. Opening a full journal (or every purchase) and writing the
-    answer takes up to seconds of CPU; on the event loop no other request, the PoS's included,
-    would be answered meanwhile. Callers hand it snapshots taken on the loop, which later writes
-    leave alone."""
-    return await anyio.to_thread.run_sync(work, *args, limiter=_READERS)
+    body = json.dumps(payload)
+    return ConnexionResponse(
+        status_code=status, mimetype="application/json", content_type="application/json", body=body
+    )
 
 
 async def get_journal(
@@ -91,30 +68,27 @@ async def get_journal(
     since: int | None = None,
     limit: int = 100,
     order: str = "oldest",
-) -> ConnexionResponse:
+) -> Pieces:
     found = _existing(session)
-    chosen = select(  # on the heads: only the exchanges shown are opened
-        found.journal,
-        operation=operation,
-        meter_id=meter_id,
-        purchase_id=purchase_id,
-        status=status,
-        since=since,
-    )
-    if order == "newest":
+    filters = {"operation": operation, "meter_id": meter_id, "purchase_id": purchase_id, "status": status}
+    return await off_loop(_listed, found.name, found.journal.snapshot(), filters, since, limit, order == "newest")
+
+
+def _listed(
+    session: str, journal: Snapshot, filters: dict[str, Any], since: int | None, limit: int, newest: bool
+) -> Pieces:
+    chosen = select(journal, since=since, **filters)  # on the heads: only the exchanges shown are opened
+    if newest:
         chosen.reverse()
-    summary = {
-        "session": found.name,
+    listing = {
+        "session": session,
         "matched": len(chosen),
-        "kept": len(found.journal),
-        "dropped": found.journal.dropped,
-        "lastSeq": found.journal.last_seq,
+        "kept": len(journal.seqs),
+        "dropped": journal.dropped,
+        "lastSeq": journal.seqs.stop - 1,
+        "exchanges": (e.as_json() for e in journal.opened(h.seq for h in chosen[:limit])),  # each freed once written
     }
-    return await _off_loop(_listed, summary, found.journal.snapshot(chosen[:limit]))
-
-
-def _listed(summary: dict[str, Any], shown: Snapshot) -> ConnexionResponse:
-    return _json({**summary, "exchanges": (e.as_json() for e in shown)})  # each one freed once written
+    return Pieces(json_pieces(listing), "application/json")
 
 
 async def get_exchange(seq: int, session: str | None = None) -> ConnexionResponse:
@@ -136,58 +110,52 @@ async def count_exchanges(body: dict[str, Any], session: str | None = None) -> C
     except BadCriteria as exc:
         raise ControlError(400, "bad-criteria", str(exc), exc.field) from None
     found = _existing(session)
-    admitted = criteria.admitted(found.journal)
-    if criteria.body:  # the bodies are read: the exchanges are opened
-        seqs = await _off_loop(criteria.matching, found.journal.snapshot(admitted))
-    else:
-        seqs = [h.seq for h in admitted]
+    journal = found.journal.snapshot()
+    if criteria.body:  # the bodies are read: the exchanges are opened, one such read at a time
+        seqs = await off_loop(criteria.matching, journal)
+    else:  # the heads alone, some 10 ms at a full journal: off the loop, but not queued behind a report
+        seqs = await anyio.to_thread.run_sync(criteria.matching, journal)
     return _json({"session": found.name, "count": len(seqs), "seqs": seqs})
 
 
-async def get_transactions(session: str | None = None, format_: str = "json") -> ConnexionResponse:
+async def get_transactions(session: str | None = None, format_: str = "json") -> Pieces:
     found = _existing(session)
     purchases, keyed = found.provider.store.purchases(), frozenset(found.provider.meters.keyed)
-    return await _off_loop(_tabled, purchases, found.journal.snapshot(), keyed, found.name, format_)
+    return await off_loop(_tabled, purchases, found.journal.snapshot(), keyed, found.name, format_)
 
 
 def _tabled(
     purchases: Sequence[PurchaseRecord], journal: Snapshot, keyed: frozenset[str], session: str, format_: str
-) -> ConnexionResponse:
+) -> Pieces:
     table = transactions(purchases, journal, keyed)
     table["session"] = session
-    return _answer(as_csv(table), "text/csv") if format_ == "csv" else _json(table)
+    if format_ != "csv":
+        return Pieces(json_pieces(table), "application/json")
+    answer = Pieces(text_pieces(as_csv(table)), "text/csv")
+    release(table["transactions"])
+    return answer
 
 
 async def get_report(
     session: str | None = None, plan: str | None = None, format_: str = "json", confirmations: str | None = None
-) -> ConnexionResponse:
+) -> Pieces:
     found = _existing(session)
     chosen = _shipped_plan(plan) if plan else None
     settings = settings_for(chosen, None if confirmations is None else confirmations == "expected")
-    journal = found.journal
-    return await _off_loop(_judged, journal.snapshot(), found.name, chosen, settings, journal.dropped, format_)
+    return await off_loop(_judged, found.journal.snapshot(), found.name, chosen, settings, format_)
 
 
-def _judged(
-    journal: Snapshot, session: str, plan: Plan | None, settings: Settings, dropped: int, format_: str
-) -> ConnexionResponse:
+def _judged(journal: Snapshot, session: str, plan: Plan | None, settings: Settings, format_: str) -> Pieces:
     exchanges = [e.as_json() for e in journal]
-    report = build_report(exchanges, session, plan, settings, dropped)
+    report = build_report(exchanges, session, plan, settings, journal.dropped)
     if format_ == "junit":
-        answer = _answer(junit_xml(report), "application/xml")
+        answer = Pieces(text_pieces(junit_xml(report)), "application/xml")
     elif format_ == "html":
-        answer = _answer(html_page(report, exchanges), "text/html", content_type="text/html; charset=utf-8")
+        answer = Pieces(text_pieces(html_page(report, exchanges)), "text/html; charset=utf-8")
     else:
-        answer = _json(report)
-    _release(exchanges)
+        answer = Pieces(json_pieces(report), "application/json")
+    release(exchanges)
     return answer
-
-
-def _release(items: list[Any]) -> None:
-    """Free the items one at a time: 10,000 parsed exchanges freed at once hold
-    the GIL, and so the event loop, for some 90 ms; freed one by one, the loop gets its turns."""
-    while items:
-        items.pop()
 
 
 def _shipped_plan(name: str) -> Plan:

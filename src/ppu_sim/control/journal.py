@@ -286,26 +286,12 @@ class Journal:
     def __iter__(self) -> Iterator[Exchange]:
         return iter(self.snapshot())
 
-    def snapshot(self, heads: list[Head] | None = None) -> Snapshot:
-        """The exchanges (all, or those these heads stand for and still kept) as they are now.
-
-        Taking it costs a lookup per exchange; opening them, some 50 µs each, is left to whoever
-        reads it, in whichever thread: packed exchanges never change, those in flight are copied.
-        """
-        if heads is None:
-            seqs: Iterable[int] = range(self._first, self._next)
-        else:
-            seqs = [h.seq for h in heads if self._first <= h.seq < self._next]
-        return Snapshot([(n, self._packed.get(n) or self._live[n].copied()) for n in seqs])
-
-    def heads(self, since: int | None = None) -> list[Head]:
-        """The heads of the exchanges numbered above ``since`` (all of them for None), as they are now."""
-        first = self._first if since is None else max(self._first, since + 1)
-        out = []
-        for n in range(first, self._next):
-            head = self._heads.get(n)
-            out.append(self._live[n].head() if head is None else Head(n, *marshal.loads(head)))
-        return out
+    def snapshot(self) -> Snapshot:
+        """The journal as it is now, to be read in any thread: packed exchanges never change, so
+        copying its dicts (a copy of references, in C: some 0.1 ms for 10,000) is enough; those in
+        flight are copied themselves. A lookup per exchange took 2.4 ms on the event loop."""
+        live = {n: e.copied() for n, e in self._live.items()}
+        return Snapshot(self._packed.copy(), self._heads.copy(), live, range(self._first, self._next), self.dropped)
 
     def __len__(self) -> int:
         return self._next - self._first
@@ -319,13 +305,33 @@ class Journal:
 
 
 class Snapshot:
-    """Exchanges taken from the journal, each opened as it is read (:meth:`Journal.snapshot`)."""
+    """Exchanges taken from the journal (:meth:`Journal.snapshot`), each opened as it is read.
 
-    def __init__(self, entries: list[tuple[int, Exchange | bytes]]) -> None:
-        self._entries = entries
+    Reading the heads of a full journal takes some 10 ms, opening and reading every exchange up to
+    seconds: a snapshot is read in a worker thread, never on the event loop.
+    """
+
+    def __init__(
+        self, packed: dict[int, bytes], heads: dict[int, bytes], live: dict[int, Exchange], seqs: range, dropped: int
+    ) -> None:
+        self._packed, self._heads, self._live = packed, heads, live
+        self.seqs = seqs
+        self.dropped = dropped
 
     def __iter__(self) -> Iterator[Exchange]:
-        return (_opened(n, entry) for n, entry in self._entries)
+        return self.opened(self.seqs)
+
+    def heads(self, since: int | None = None) -> list[Head]:
+        """The heads of the exchanges numbered above ``since`` (all of them for None)."""
+        first = self.seqs.start if since is None else max(self.seqs.start, since + 1)
+        out = []
+        for n in range(first, self.seqs.stop):
+            head = self._heads.get(n)
+            out.append(self._live[n].head() if head is None else Head(n, *marshal.loads(head)))
+        return out
+
+    def opened(self, seqs: Iterable[int]) -> Iterator[Exchange]:
+        return (_opened(n, self._packed.get(n) or self._live[n]) for n in seqs)
 
 
 def _opened(seq: int, entry: Exchange | bytes) -> Exchange:

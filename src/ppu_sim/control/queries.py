@@ -7,11 +7,11 @@ field, never a silent "0 found".
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ppu_sim.control.journal import Exchange, Head, Journal
+from ppu_sim.control.journal import Head, Snapshot
 
 _MISSING = object()
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -26,7 +26,7 @@ class BadCriteria(ValueError):
 
 
 def select(
-    journal: Journal,
+    journal: Snapshot,
     *,
     operation: str | None = None,
     meter_id: str | None = None,
@@ -116,13 +116,13 @@ class Criteria:
             data.get("operation"), data.get("status"), data.get("transaction"), data.get("pathIds"), tuple(tests)
         )
 
-    def admitted(self, journal: Journal) -> list[Head]:
-        """The exchanges that meet every condition but the body's, read without opening them."""
-        return [h for h in journal.heads() if self._admits(h)]
-
-    def matching(self, exchanges: Iterable[Exchange]) -> list[int]:
-        """Of these (admitted) exchanges, those whose request body passes every body test."""
-        return [e.seq for e in exchanges if all(test(e.request.value) for test in self.body)]
+    def matching(self, journal: Snapshot) -> list[int]:
+        """The exchanges that meet every condition: on their heads, and only those admitted so
+        far opened, when there are body tests."""
+        admitted = [h.seq for h in journal.heads() if self._admits(h)]
+        if not self.body:
+            return admitted
+        return [e.seq for e in journal.opened(admitted) if all(test(e.request.value) for test in self.body)]
 
     def _admits(self, head: Head) -> bool:
         if self.operation is not None and head.operation != self.operation:

@@ -9,6 +9,7 @@ under it the findings that name its messages.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Container
 from html import escape
 from typing import Any
 
@@ -67,7 +68,7 @@ def html_page(report: dict[str, Any], exchanges: list[dict[str, Any]]) -> str:
         parts.append("</table>")
     parts.append("<h2>Purchases</h2>")
     findings = [(rule["rule"], f) for rule in report["rules"] for f in rule["findings"]]
-    flagged = {seq for _, f in findings for seq in f["seqs"]}
+    naming = _naming(findings)
     stories = _stories(messages(exchanges))
     if not stories:
         parts.append("<p>No purchase in this session.</p>")
@@ -76,15 +77,24 @@ def html_page(report: dict[str, Any], exchanges: list[dict[str, Any]]) -> str:
         parts.append(
             f'<h3 class="story" data-purchase="{escape(pid)}">Purchase {escape(pid)} (meter {escape(meter)})</h3>'
         )
-        parts.append(_diagram(story, flagged))
-        seqs = {m.seq for m in story}
-        notes = [
-            f"<li><b>{escape(rule)}</b>: {escape(f['message'])}</li>" for rule, f in findings if seqs & set(f["seqs"])
-        ]
+        parts.append(_diagram(story, naming))
+        named = sorted({i for m in story for i in naming.get(m.seq, ())})
+        notes = [f"<li><b>{escape(findings[i][0])}</b>: {escape(findings[i][1]['message'])}</li>" for i in named]
         if notes:
             parts.append(f'<ul class="findings">{"".join(notes)}</ul>')
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _naming(findings: list[tuple[str, dict[str, Any]]]) -> dict[int, list[int]]:
+    """Per message, the findings (their places in ``findings``) that name it: a story looks up its
+    own messages, rather than every story reading every finding (5,000 purchases each with a
+    finding: some 6 s)."""
+    out: dict[int, list[int]] = defaultdict(list)
+    for i, (_, finding) in enumerate(findings):
+        for seq in finding["seqs"]:
+            out[seq].append(i)
+    return out
 
 
 def _stories(msgs: list[Msg]) -> dict[str, list[Msg]]:
@@ -108,7 +118,7 @@ def _answer(m: Msg) -> str:
     return text
 
 
-def _diagram(story: list[Msg], flagged: set[int]) -> str:
+def _diagram(story: list[Msg], flagged: Container[int]) -> str:
     left, right = 90, _WIDTH - 90
     height = 50 + _ROW * 2 * len(story)
     out = [

@@ -168,6 +168,7 @@ def _id_unique(s: Session, v: Verdict) -> None:
 @check("lost-reply-no-new-purchase")
 def _no_new_purchase(s: Session, v: Verdict) -> None:
     unresolved: dict[str, dict[str, Msg]] = defaultdict(dict)  # meter -> purchase id -> its lost answer
+    lost_on: dict[str, set[str]] = defaultdict(set)  # purchase id -> the meters it is unresolved on
     for m in s.all:
         pid, meter = m.transaction or "", m.meter or ""
         if m.operation == PURCHASE:
@@ -185,11 +186,12 @@ def _no_new_purchase(s: Session, v: Verdict) -> None:
             if m.lost:
                 v.exercised = True
                 unresolved[meter][pid] = m
+                lost_on[pid].add(meter)
             else:
                 unresolved[meter].pop(pid, None)
-        elif m.operation == "reverseTokenPurchase":
-            for pending in unresolved.values():
-                pending.pop(pid, None)
+        elif m.operation == "reverseTokenPurchase":  # only the meters it is lost on: not every meter's
+            for where in lost_on.pop(pid, ()):
+                unresolved[where].pop(pid, None)
 
 
 @check("lost-reply-resolved")
