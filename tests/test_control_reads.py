@@ -1,6 +1,6 @@
 """Reading a whole journal never holds up the PoS: while the control API opens every exchange
 and every purchase (reconciliation, the referee's report, a full journal listing), /health and a
-lookup are still answered within the budget the bad-input corpus holds the server to."""
+lookup are answered all along. How long the server pauses meanwhile is bench/read_pauses.py's."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from ppu_sim.app import create_app
 from ppu_sim.config import Settings
 from ppu_sim.control.reading import json_pieces
-from tests.support import AUTH, BASE, HEALTH_BUDGET, Sim, lookup, new_id, purchase, while_watching
+from tests.support import AUTH, BASE, Sim, lookup, new_id, purchase, while_watching
 
 FULL = 3000  # the journal's size here: opening it all took some 0.2 s on the event loop
 METER = "01234567897"
@@ -82,10 +82,12 @@ def test_a_whole_journal_read_does_not_hold_up_other_requests(
     full: Sim, read: str, probe: Callable[[httpx.Client], httpx.Response]
 ) -> None:
     send, read_count = READS[read]
-    answer, times = while_watching(full, lambda: send(full.client), probe)
+    answer, during = while_watching(full, lambda: send(full.client), probe)
     assert answer.status_code == 200, answer.text[:500]
     assert read_count(answer) >= FULL
-    assert max(times) < HEALTH_BUDGET, f"{probe.__name__} took {max(times):.3f} s while {read} was read"
+    # Reading on the event loop left every probe waiting until the answer was out (none answered
+    # meanwhile); beside it, a hundred or more are answered (a thousand and more for the reports).
+    assert during >= 20, f"{probe.__name__} answered only {during} times while {read} was read"
 
 
 def _scope(method: str, path: str, query: str = "", body: bytes = b"") -> dict[str, Any]:
