@@ -4,9 +4,9 @@
 moves with everything else. Here the :class:`~ppu_sim.control.recorder.Recorder` of a real
 simulator (default settings: one session, the journal on) wraps a stand-in for the layers inside
 it, which reads the body, fills in the request's note as a handler does and sends the reply the
-real stack gave to the same request (captured first, ``ppu_load.lua``'s bodies). The stand-in is
-timed alone as well, alternately with the recorder over it; the difference of the best rounds is
-the recorder's own cost.
+real stack gave to the same request (captured first, ``ppu_load.lua``'s bodies), with the
+collector set as the server sets it. The stand-in is timed alone as well, alternately with the
+recorder over it; the difference of the best rounds is the recorder's own cost.
 
     .venv/bin/python bench/recorder_cost.py                  # 7 rounds of 5,000 requests
     .venv/bin/python bench/recorder_cost.py --count 20000    # longer, e.g. under py-spy
@@ -25,6 +25,7 @@ from ppu_sim.app import create_app
 from ppu_sim.config import Settings
 from ppu_sim.control.recorder import Recorder
 from ppu_sim.runtime import NOTE_KEY
+from ppu_sim.transport.server import settle_heap
 
 KINDS = ("lookup", "purchase")
 
@@ -76,6 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     count, repeats = min(args.count, 100_000), min(args.repeats, 50)
     app = create_app(Settings())
+    settle_heap()  # as the server does: start-up frozen, collections rarer
     for kind in KINDS:
         inner = Inner(asyncio.run(reply_of(app, kind)))
         recorder = Recorder(inner, app.simulator)
