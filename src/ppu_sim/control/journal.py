@@ -84,9 +84,9 @@ class Head(NamedTuple):
     path_ids: dict[str, str]
 
 
-@dataclass
+@dataclass(slots=True)
 class Exchange:
-    """One request and what the simulator did with it."""
+    """One request and what the simulator did with it (slotted: built and filled in on every request)."""
 
     session: str
     received: datetime
@@ -180,7 +180,11 @@ class Exchange:
         return replace(self, request=Body.unpacked(self.request.packed(), self.request.truncated), response=response)
 
     def head(self) -> Head:
-        return Head(self.seq, self.operation, self.status, self.transaction, self.meter(), self.path_ids)
+        return Head(self.seq, *self.head_fields())
+
+    def head_fields(self) -> tuple[str | None, int | None, str | None, str | None, dict[str, str]]:
+        """:class:`Head` without the sequence number, as the journal packs it."""
+        return self.operation, self.status, self.transaction, self.meter(), self.path_ids
 
     def meter(self) -> str | None:
         """The meter the request is about: as the provider matched it, else as its body names it."""
@@ -256,9 +260,10 @@ class Journal:
 
     def add(self, exchange: Exchange) -> Exchange:
         """Number the exchange and keep it, dropping the oldest when full."""
-        exchange.seq, self._next = self._next, self._next + 1
-        self._live[exchange.seq] = exchange
-        if len(self) > self.size:
+        seq = exchange.seq = self._next
+        self._next = seq + 1
+        self._live[seq] = exchange
+        if seq - self._first >= self.size:
             if self._live.pop(self._first, None) is None:
                 del self._packed[self._first], self._heads[self._first]
             self._first += 1
@@ -270,7 +275,7 @@ class Journal:
         if self._live.get(exchange.seq) is exchange:
             del self._live[exchange.seq]
             self._packed[exchange.seq] = exchange.packed()
-            self._heads[exchange.seq] = heap.packed(exchange.head()[1:])
+            self._heads[exchange.seq] = heap.packed(exchange.head_fields())
 
     def get(self, seq: int) -> Exchange | None:
         return _opened(seq, self._entry(seq)) if self._first <= seq < self._next else None

@@ -26,6 +26,7 @@ SECRET_FIELDS = frozenset({"pin", "pinBlock", "hash", "accountNumber", "expiryDa
 PAYMENT_SECRET_FIELDS = frozenset({"token"})
 PAYMENT_LISTS = frozenset({"paymentMethods"})
 MASK = "****"
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
 
 _ALL = PAN_FIELDS | SECRET_FIELDS | PAYMENT_SECRET_FIELDS
 # The same fields in a body that is not JSON (a PoS's broken request): "name": "value".
@@ -86,7 +87,7 @@ def mask_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     for raw_name, raw_value in headers:
         name = raw_name.decode("latin-1").lower()
         value = raw_value.decode("latin-1")
-        if name in ("authorization", "proxy-authorization"):
+        if name in _CREDENTIAL_HEADERS:
             value = credential_owner(value)
         elif name == "cookie":
             value = MASK
@@ -94,8 +95,11 @@ def mask_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=256)
 def credential_owner(authorization: str) -> str:
-    """The Basic user name of an Authorization header, ``bearer`` for a token, ``****`` otherwise."""
+    """The Basic user name of an Authorization header, ``bearer`` for a token, ``****`` otherwise.
+
+    Cached, as :func:`basic_user` is: every request's journal entry asks, with the same few credentials."""
     if authorization.partition(" ")[0].lower() == "bearer":
         return "bearer"
     return basic_user(authorization) or MASK
