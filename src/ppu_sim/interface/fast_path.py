@@ -35,10 +35,9 @@ from ppu_sim.interface.validation import (
 )
 from ppu_sim.transport.auth import BASIC, BEARER, authorised
 from ppu_sim.transport.receive import replay as channel_replay
-from ppu_sim.transport.responses import send_response
+from ppu_sim.transport.responses import JSON, send_response
 
 Message = MutableMapping[str, Any]
-JSON = b"application/json"
 _VERDICTS_KEPT = 256
 # The contract's security schemes the fast path can vouch for: (type, scheme, credential check).
 _CHECKS = {
@@ -97,7 +96,8 @@ class FastPath:
         except Exception:  # a refused body, or a handler that failed (its unit of work undone): Connexion words it
             await self.app(scope, channel_replay(received, receive), send)
             return
-        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers.items()]
+        extra = answer.headers  # most answers have none
+        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in extra.items()] if extra else ()
         await send_response(send, answer.status, answer.body, headers)
 
     def _match(self, scope: Message) -> tuple[Route | None, dict[str, str]]:
