@@ -125,7 +125,8 @@ def create_app(settings: Settings, catalogue: Catalogue | None = None) -> Record
     document = strict_document(spec.document()) if settings.strict else spec.document()
     documents = contract_documents(spec.BASE_PATH, document, None if settings.strict else spec.text())
     contract = _built(_interface_app(settings, document))
-    interface = FaultMiddleware(FastPath.over(contract) if settings.fast_path else contract, simulator.stopping)
+    served = FastPath.over(contract, settings) if settings.fast_path else contract
+    interface = FaultMiddleware(served, simulator.stopping)
     control = AdminGuard(_built(control_api(HandlerResolver("ppu_sim.control.handlers"))))
     return Recorder(Gateway(Dispatch(interface, control), simulator, documents), simulator)
 

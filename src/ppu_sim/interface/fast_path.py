@@ -23,6 +23,7 @@ from typing import Any
 
 from connexion.middleware.request_validation import RequestValidationMiddleware
 
+from ppu_sim.config import Settings
 from ppu_sim.interface.handlers import Answer
 from ppu_sim.interface.spec import python_name, template_pattern
 from ppu_sim.interface.validation import (
@@ -32,13 +33,12 @@ from ppu_sim.interface.validation import (
     parameter_problems,
     prepare,
 )
-from ppu_sim.runtime import simulator_of
 from ppu_sim.transport.auth import BASIC, BEARER, authorised
 from ppu_sim.transport.receive import replay as channel_replay
-from ppu_sim.transport.responses import send_response
+from ppu_sim.transport.responses import JSON, send_response
 
 Message = MutableMapping[str, Any]
-JSON = b"application/json"
+_VERDICTS_KEPT = 256
 # The contract's security schemes the fast path can vouch for: (type, scheme, credential check).
 _CHECKS = {
     ("http", "basic", "ppu_sim.transport.auth.basic_info"): BASIC,
@@ -61,19 +61,23 @@ class Route:
 class FastPath:
     """ASGI layer in front of Connexion's app: well-formed operation requests straight to their handlers."""
 
-    def __init__(self, app: Any, routes: dict[str, list[Route]]) -> None:
+    def __init__(self, app: Any, routes: dict[str, list[Route]], settings: Settings) -> None:
         self.app = app
         self.routes = routes  # by method
+        self.settings = settings
+        # Authorization header and schemes -> whether Connexion would let them in. The settings never
+        # change and a PoS sends the same credentials every time: checked once, not on every request.
+        self._verdicts: dict[tuple[bytes, frozenset[str]], bool] = {}
 
     @classmethod
-    def over(cls, api: Any) -> FastPath:
+    def over(cls, api: Any, settings: Settings) -> FastPath:
         """The fast path over a built Connexion app, from the operations its request validation checks."""
         routes: dict[str, list[Route]] = {}
         for base_path, operation in _validated_operations(api):
             route = _route(base_path, operation)
             if route is not None:
                 routes.setdefault(operation.method.upper(), []).append(route)
-        return cls(api, routes)
+        return cls(api, routes, settings)
 
     async def __call__(self, scope: Message, receive: Any, send: Any) -> None:
         route, path_params = self._match(scope)
@@ -87,12 +91,13 @@ class FastPath:
             await self.app(scope, channel_replay(received, receive), send)
             return
         try:
-            scope[BODY_KEY] = checked_body(raw, route.schema, "utf-8", simulator_of(scope).settings)
+            scope[BODY_KEY] = checked_body(raw, route.schema, "utf-8", self.settings)
             answer = await route.handler(scope, **{python: path_params[name] for name, python in route.ids})
         except Exception:  # a refused body, or a handler that failed (its unit of work undone): Connexion words it
             await self.app(scope, channel_replay(received, receive), send)
             return
-        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers.items()]
+        extra = answer.headers  # most answers have none
+        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in extra.items()] if extra else ()
         await send_response(send, answer.status, answer.body, headers)
 
     def _match(self, scope: Message) -> tuple[Route | None, dict[str, str]]:
@@ -104,8 +109,7 @@ class FastPath:
                 return route, found.groupdict()
         return None, {}
 
-    @staticmethod
-    def _admitted(scope: Message, route: Route, path_params: dict[str, str]) -> bool:
+    def _admitted(self, scope: Message, route: Route, path_params: dict[str, str]) -> bool:
         """A JSON body, credentials Connexion would take, and path parameters it would pass."""
         content_type = authorization = None
         for name, value in scope["headers"]:
@@ -117,12 +121,19 @@ class FastPath:
                 authorization = value
         if content_type != JSON:
             return False
-        settings = simulator_of(scope).settings
-        if route.schemes is not None and (
-            authorization is None or not authorised(settings, authorization.decode("latin-1"), route.schemes)
-        ):
+        if route.schemes is not None and (authorization is None or not self._vouched(authorization, route.schemes)):
             return False
-        return not parameter_problems(route.parameters, path_params, {}, settings.strict, settings.strict)
+        strict = self.settings.strict
+        return not parameter_problems(route.parameters, path_params, {}, strict, strict)
+
+    def _vouched(self, authorization: bytes, schemes: frozenset[str]) -> bool:
+        verdict = self._verdicts.get((authorization, schemes))
+        if verdict is None:
+            verdict = authorised(self.settings, authorization.decode("latin-1"), schemes)
+            if len(self._verdicts) >= _VERDICTS_KEPT:  # a client sending ever new credentials
+                self._verdicts.clear()
+            self._verdicts[authorization, schemes] = verdict
+        return verdict
 
 
 def _validated_operations(api: Any) -> Iterator[tuple[str, Any]]:

@@ -12,7 +12,7 @@ import marshal
 import sys
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple, Protocol, overload
 
@@ -166,8 +166,9 @@ class _Window:
 
     CHUNK = 1024
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, over: set[_Window]) -> None:
         self.size = size
+        self._over = over  # the store's windows holding more than their size, to trim
         self._count: dict[str, int] = {}
         self._chunks: deque[tuple[str, ...]] = deque()  # full chunks, oldest first
         self._newest: list[str] = []  # the chunk being filled
@@ -181,6 +182,8 @@ class _Window:
         self._count[key] = self._count.get(key, 0) + 1
         self._newest.append(key)
         self._length += 1
+        if self.size and self._length > self.size:
+            self._over.add(self)
         if len(self._newest) == self.CHUNK:
             self._chunks.append(tuple(self._newest))
             self._newest = []
@@ -223,6 +226,35 @@ class _Window:
         return True
 
 
+class _UnitOfWork:
+    """:meth:`MemoryStore.atomic`: a class, as a generator context manager cost a microsecond more
+    on every request. Only the outermost block begins and ends the unit; nested ones belong to it."""
+
+    __slots__ = ("_outer", "_store")
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._outer = False
+
+    def __enter__(self) -> None:
+        store = self._store
+        if store._undo is None:
+            self._outer = True
+            store._forget_oldest()
+            store._undo = []
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if not self._outer:
+            return
+        store = self._store
+        try:
+            if kind is not None:
+                for undo in reversed(store._undo or ()):
+                    undo()
+        finally:
+            store._undo = None
+
+
 class MemoryStore:
     """Everything in memory; handlers are coroutines on one event loop, so no locks are needed.
 
@@ -239,39 +271,27 @@ class MemoryStore:
 
     def __init__(self, retention: int = 0) -> None:
         self.retention = retention
-        self._ids: dict[str, _Window] = defaultdict(lambda: _Window(retention))
+        self._over: set[_Window] = set()
+        self._ids: dict[str, _Window] = defaultdict(lambda: _Window(retention, self._over))
         self._purchases = _KeptTable()
-        self._purchase_order = _Window(retention)
+        self._purchase_order = _Window(retention, self._over)
         self._by_meter: dict[str, dict[str, None]] = {}  # purchase ids, oldest first
         # reference -> purchase id, or purchase ids oldest first when several share it
         self._by_reference: dict[str, str | tuple[str, ...]] = {}
         self._key_changes: dict[str, KeyChangeRecord] = {}
-        self._key_change_order = _Window(retention)
+        self._key_change_order = _Window(retention, self._over)
         self._counters: dict[tuple[str, ...], int] = defaultdict(int)
         # Counters per purchase or request: owner -> marshalled key -> count (no tuples, so untracked).
         self._owned_counters: dict[str, dict[bytes, int]] = {}
-        self._owners = _Window(retention)
+        self._owners = _Window(retention, self._over)
         self._meter_state: dict[tuple[str, str], Any] = {}
         self._purchase_state: dict[str, dict[str, Any]] = {}
         self._events: dict[str, deque[dict[str, Any]]] = defaultdict(lambda: deque(maxlen=retention or None))
         self._codec = _Codec()
         self._undo: list[Callable[[], object]] | None = None  # set inside atomic()
 
-    @contextmanager
-    def atomic(self) -> Iterator[None]:
-        if self._undo is not None:
-            yield
-            return
-        self._forget_oldest()
-        self._undo = []
-        try:
-            yield
-        except BaseException:
-            for undo in reversed(self._undo):
-                undo()
-            raise
-        finally:
-            self._undo = None
+    def atomic(self) -> _UnitOfWork:
+        return _UnitOfWork(self)
 
     def _on_failure(self, undo: Callable[[], object]) -> None:
         if self._undo is not None:
@@ -288,6 +308,9 @@ class MemoryStore:
         self._undo.append(lambda: table.__setitem__(key, before))
 
     def _forget_oldest(self) -> None:
+        if not self._over:  # nothing was added past a window's size since the last time
+            return
+        self._over.clear()
         for window in self._ids.values():
             window.trim()
         for purchase_id in self._purchase_order.trim():

@@ -202,11 +202,11 @@ def _plan(note: Note, held: list[Message], wait: float, fault: Fault | None) -> 
 
 def _pop_directive(start: Message) -> dict[str, Any] | None:
     headers = start.get("headers", [])
-    found = next((v for k, v in headers if k == _DIRECTIVE_BYTES), None)
-    if found is None:
-        return None
-    start["headers"] = [(k, v) for k, v in headers if k != _DIRECTIVE_BYTES]
-    return json.loads(found)
+    for name, value in headers:  # a loop, not next() over a generator: this runs for every reply
+        if name == _DIRECTIVE_BYTES:
+            start["headers"] = [(k, v) for k, v in headers if k != _DIRECTIVE_BYTES]
+            return json.loads(value)
+    return None
 
 
 def _delay(directive: dict[str, Any] | None) -> Delay | None:

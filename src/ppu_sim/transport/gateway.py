@@ -12,7 +12,7 @@ from ppu_sim.interface.http_errors import error_body
 from ppu_sim.runtime import SCOPE_KEY, Simulator
 from ppu_sim.transport.documents import Document
 from ppu_sim.transport.receive import replay
-from ppu_sim.transport.responses import send_response
+from ppu_sim.transport.responses import JSON, send_response
 
 # RFC 9110 §8.3: a body without a Content-Type may be taken as this (and the contract accepts only JSON: 415).
 UNTYPED = b"application/octet-stream"
@@ -78,8 +78,10 @@ def _media_type(content_type: bytes | None) -> bytes:
     encoding is UTF-8 (RFC 8259 §8.1), so a charset parameter says nothing. Others stay as sent."""
     if content_type is None:
         return UNTYPED
+    if content_type == JSON:  # what nearly every request sends
+        return content_type
     media_type = content_type.partition(b";")[0].strip().lower()
-    return media_type if media_type == b"application/json" or media_type.endswith(b"+json") else content_type
+    return media_type if media_type == JSON or media_type.endswith(b"+json") else content_type
 
 
 async def _read_body(receive: Any, limit: int) -> bytes | None:
