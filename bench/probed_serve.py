@@ -6,7 +6,9 @@ GIL over to a waiting thread every 5 ms (``sys.getswitchinterval``) unless one s
 the watcher is late by more than that only while such a step runs (or the machine itself gave the
 process no CPU). A saturated event loop is not a stall: it works through its queue step by step,
 and the watcher runs between steps. Each lateness beyond ``--stall-floor-ms`` is appended to
-``--stall-log`` as ``<unix time> <milliseconds>``, and every garbage collection pass longer than
+``--stall-log`` as ``<unix time> <milliseconds> <milliseconds the serving thread ran meanwhile>``
+(the second figure bounds the longest step of the server's own in that stall: while the machine
+ran something else, the serving thread did not run either), and every garbage collection pass longer than
 the floor as ``<unix time> gc<generation> <milliseconds>``, so the bench can take the longest of
 each phase by its time window. Everything after ``--`` goes to ``ppu-sim serve``.
 
@@ -42,12 +44,16 @@ def main() -> int:
 
 
 def _watch(log: TextIO, floor: float) -> None:
+    # The serving thread's own CPU clock: during a late wake-up, how long it ran tells a step that
+    # kept the GIL (it ran all along) from the machine running something else (it did not run).
+    serving = time.pthread_getcpuclockid(threading.main_thread().ident)
     while True:
-        before = time.perf_counter()
+        before, ran_before = time.perf_counter(), time.clock_gettime(serving)
         time.sleep(TICK)
         late = time.perf_counter() - before - TICK
         if late > floor:
-            log.write(f"{time.time():.3f} {late * 1000:.1f}\n")
+            ran = min(time.clock_gettime(serving) - ran_before, late)
+            log.write(f"{time.time():.3f} {late * 1000:.1f} {ran * 1000:.1f}\n")
 
 
 def _time_collections(log: TextIO, floor: float) -> None:

@@ -175,8 +175,11 @@ def over_http(exchanges: int, rounds: int) -> None:
                     path, query = in_session(target)
                     assert client.get(f"{path}?{query}").status_code == 200
                 ended = time.time()
-                logged = [line.split() for line in stalls.read_text().splitlines()]  # "gc" lines have 3 fields
-                stall = max((float(f[1]) for f in logged if len(f) == 2 and began <= float(f[0]) <= ended), default=0)
+                logged = [line.split() for line in stalls.read_text().splitlines()]
+                stall = max(
+                    (float(f[1]) for f in logged if not f[1].startswith("gc") and began <= float(f[0]) <= ended),
+                    default=0,
+                )
                 results.append((ended - began, slowest[0], stall / 1000))
             figures = [sorted(r[i] * 1000 for r in results) for i in range(3)]
             shown = " ".join(
