@@ -82,3 +82,33 @@ def test_the_server_maps_every_large_table_even_after_freeing_a_larger_one() -> 
     old copies left holes that kept the process growing past a full window."""
     out = subprocess.run([sys.executable, "-c", _LARGE_BLOCK_AFTER_A_FREE], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "mapped"
+
+
+def _dicts(value: object, seen: set[int]) -> list[dict]:
+    """Every dict the store holds, however deep (in its tables, windows and their parts)."""
+    if id(value) in seen:
+        return []
+    seen.add(id(value))
+    if isinstance(value, dict):
+        return [value, *(d for item in value.values() for d in _dicts(item, seen))]
+    if isinstance(value, (list, tuple)):
+        return [d for item in value for d in _dicts(item, seen)]
+    inner = getattr(value, "__dict__", None) or {
+        name: getattr(value, name) for name in getattr(type(value), "__slots__", ()) if hasattr(value, name)
+    }
+    return [d for item in inner.values() for d in _dicts(item, seen)]
+
+
+def test_no_table_as_large_as_the_window_is_one_dict() -> None:
+    """CPython rebuilds a dict whole, in one step that holds the GIL, whenever it grows or runs out
+    of deleted slots: at 100,000 keys and more (the window), a pause of several milliseconds for
+    everyone, every table of the window at the same purchase. So the tables by purchase id,
+    reference and request id are kept in parts; only the meter's own list stays whole (its order
+    is the point), so these purchases go to many meters."""
+    store = MemoryStore(retention=100_000)
+    for n in range(6_400):
+        record = _vended(f"p-{n}")
+        store.save_purchase(PurchaseRecord(record.id, f"M{n % 64}", "sts-meter", "vended", response=record.response))
+        assert store.claim("purchase", record.id)
+    largest = max(len(d) for d in _dicts(store, set()))
+    assert largest < 640, f"a dict of {largest} keys"

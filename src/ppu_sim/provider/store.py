@@ -11,7 +11,7 @@ import copy
 import marshal
 import sys
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple, Protocol, overload
@@ -116,9 +116,22 @@ class _Kept(NamedTuple):
     blob: bytes
 
 
+# Tables as large as the retention window are kept in 64 dicts, a key's part chosen by its hash.
+# CPython rebuilds a dict whole, in one step that holds the GIL, when it grows and (once the window
+# has turned over) when its deleted slots run out: 4 ms at 100,000 keys, 11 at 300,000, and every
+# table of the window at the same purchase, a pause of 10-20 ms (20-33 beside wrk). A part's
+# rebuild is a 64th of that.
+_PARTS = 63
+
+
+def _split() -> tuple[dict[Any, Any], ...]:
+    return tuple({} for _ in range(_PARTS + 1))
+
+
 class _KeptTable:
     """Purchases by id, each row packed as bytes (marshal, in a block of its own size: see
-    :func:`ppu_sim.heap.packed`), named as a :class:`_Kept` when read.
+    :func:`ppu_sim.heap.packed`), named as a :class:`_Kept` when read; in parts by the id's hash,
+    as every table of the window's size (:data:`_PARTS`).
 
     A dict of strings and bytes is not tracked by the cycle collector, so a full collection does
     not grow with the store. (A dict of tuples is: every new tuple makes the dict tracked again,
@@ -126,32 +139,29 @@ class _KeptTable:
     """
 
     def __init__(self) -> None:
-        self._rows: dict[str, bytes] = {}
+        self._rows: tuple[dict[str, bytes], ...] = _split()
 
     def __contains__(self, purchase_id: str) -> bool:
-        return purchase_id in self._rows
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._rows)
+        return purchase_id in self._rows[hash(purchase_id) & _PARTS]
 
     def __getitem__(self, purchase_id: str) -> _Kept:
-        return _Kept._make(marshal.loads(self._rows[purchase_id]))
+        return _Kept._make(marshal.loads(self._rows[hash(purchase_id) & _PARTS][purchase_id]))
 
     def __setitem__(self, purchase_id: str, kept: _Kept) -> None:
-        self._rows[purchase_id] = packed(tuple(kept))
+        self._rows[hash(purchase_id) & _PARTS][purchase_id] = packed(tuple(kept))
 
     def get(self, purchase_id: str) -> _Kept | None:
-        row = self._rows.get(purchase_id)
+        row = self._rows[hash(purchase_id) & _PARTS].get(purchase_id)
         return None if row is None else _Kept._make(marshal.loads(row))
 
     def pop(self, purchase_id: str) -> _Kept | None:
-        row = self._rows.pop(purchase_id, None)
+        row = self._rows[hash(purchase_id) & _PARTS].pop(purchase_id, None)
         return None if row is None else _Kept._make(marshal.loads(row))
 
     def copy(self) -> _KeptTable:
-        """The rows as they are now (they are bytes: copying the dict is enough)."""
+        """The rows as they are now (they are bytes: copying the dicts is enough)."""
         table = _KeptTable()
-        table._rows = self._rows.copy()
+        table._rows = tuple(part.copy() for part in self._rows)
         return table
 
 
@@ -169,17 +179,18 @@ class _Window:
     def __init__(self, size: int, over: set[_Window]) -> None:
         self.size = size
         self._over = over  # the store's windows holding more than their size, to trim
-        self._count: dict[str, int] = {}
+        self._count = _split()  # key -> additions in the window, in parts by the key's hash
         self._chunks: deque[tuple[str, ...]] = deque()  # full chunks, oldest first
         self._newest: list[str] = []  # the chunk being filled
         self._forgotten = 0  # keys already forgotten from the front of the oldest chunk
         self._length = 0
 
     def __contains__(self, key: str) -> bool:
-        return key in self._count
+        return key in self._count[hash(key) & _PARTS]
 
     def add(self, key: str) -> None:
-        self._count[key] = self._count.get(key, 0) + 1
+        count = self._count[hash(key) & _PARTS]
+        count[key] = count.get(key, 0) + 1
         self._newest.append(key)
         self._length += 1
         if self.size and self._length > self.size:
@@ -187,6 +198,12 @@ class _Window:
         if len(self._newest) == self.CHUNK:
             self._chunks.append(tuple(self._newest))
             self._newest = []
+
+    def keys(self) -> list[str]:
+        """The keys in the window, oldest first (a key added twice, twice)."""
+        chunks = iter(self._chunks)
+        first = next(chunks, ())
+        return [*first[self._forgotten :], *(key for chunk in chunks for key in chunk), *self._newest]
 
     def remove_newest(self, key: str) -> None:
         """Undo the last add (the unit of work that made it failed)."""
@@ -218,11 +235,12 @@ class _Window:
 
     def _drop(self, key: str) -> bool:
         """One addition of the key fewer; True when that was its last."""
-        left = self._count[key] - 1
+        count = self._count[hash(key) & _PARTS]
+        left = count[key] - 1
         if left:
-            self._count[key] = left
+            count[key] = left
             return False
-        del self._count[key]
+        del count[key]
         return True
 
 
@@ -277,7 +295,8 @@ class MemoryStore:
         self._purchase_order = _Window(retention, self._over)
         self._by_meter: dict[str, dict[str, None]] = {}  # purchase ids, oldest first
         # reference -> purchase id, or purchase ids oldest first when several share it
-        self._by_reference: dict[str, str | tuple[str, ...]] = {}
+        # reference -> the purchase naming it, or the purchases, oldest first; in parts by hash
+        self._by_reference: tuple[dict[str, str | tuple[str, ...]], ...] = _split()
         self._key_changes: dict[str, KeyChangeRecord] = {}
         self._key_change_order = _Window(retention, self._over)
         self._counters: dict[tuple[str, ...], int] = defaultdict(int)
@@ -347,7 +366,8 @@ class MemoryStore:
             self._purchase_order.add(record.id)
             self._by_meter.setdefault(meter_id, {})[record.id] = None
             for ref in kept.references:
-                self._by_reference[ref] = (*self._named(ref), record.id) if ref in self._by_reference else record.id
+                refs = self._by_reference[hash(ref) & _PARTS]
+                refs[ref] = (*self._named(ref), record.id) if ref in refs else record.id
             self._on_failure(lambda: self._unsave(record.id, meter_id, kept.references))
         else:
             kept = _Kept(before.meter_id, record.scenario, record.status, before.references, blob)
@@ -369,15 +389,16 @@ class MemoryStore:
 
     def _named(self, ref: str) -> tuple[str, ...]:
         """The ids of the purchases a reference names, oldest first."""
-        ids = self._by_reference.get(ref, ())
+        ids = self._by_reference[hash(ref) & _PARTS].get(ref, ())
         return (ids,) if isinstance(ids, str) else ids
 
     def _unindex(self, ref: str, purchase_id: str) -> None:
         left = tuple(i for i in self._named(ref) if i != purchase_id)
+        refs = self._by_reference[hash(ref) & _PARTS]
         if left:
-            self._by_reference[ref] = left[0] if len(left) == 1 else left
+            refs[ref] = left[0] if len(left) == 1 else left
         else:
-            self._by_reference.pop(ref, None)
+            refs.pop(ref, None)
 
     def purchases_for_meter(self, meter_id: str) -> list[PurchaseRecord]:
         return [self._codec.decoded(i, self._purchases[i]) for i in self._by_meter.get(meter_id, ())]
@@ -395,7 +416,7 @@ class MemoryStore:
         return None
 
     def purchases(self) -> Sequence[PurchaseRecord]:
-        return _Purchases(self._purchases.copy(), self._codec.reader())
+        return _Purchases(self._purchase_order.keys(), self._purchases.copy(), self._codec.reader())
 
     def key_change(self, request_id: str) -> KeyChangeRecord | None:
         if request_id in self._key_changes:
@@ -457,8 +478,8 @@ class MemoryStore:
 class _Purchases(Sequence[PurchaseRecord]):
     """The purchases kept when it was made, each decoded only when read: counting them costs nothing."""
 
-    def __init__(self, kept: _KeptTable, codec: _Codec) -> None:
-        self._ids = list(kept)
+    def __init__(self, ids: list[str], kept: _KeptTable, codec: _Codec) -> None:
+        self._ids = ids  # oldest first
         self._kept = kept
         self._codec = codec
 
