@@ -55,7 +55,8 @@ def scope(method: str, path: str, raw: bytes = b"", query: bytes = b"") -> dict[
     }
 
 
-async def one(app: Any, scope: dict[str, Any], raw: bytes) -> int:
+async def replied(app: Any, scope: dict[str, Any], raw: bytes) -> list[dict[str, Any]]:
+    """The messages the app sends for one request with this body."""
     sent: list[dict[str, Any]] = []
     messages = [{"type": "http.request", "body": raw, "more_body": False}]
 
@@ -66,7 +67,11 @@ async def one(app: Any, scope: dict[str, Any], raw: bytes) -> int:
         sent.append(message)
 
     await app(scope, receive, send)
-    return sent[0]["status"]
+    return sent
+
+
+async def one(app: Any, scope: dict[str, Any], raw: bytes) -> int:
+    return (await replied(app, scope, raw))[0]["status"]
 
 
 async def rounds(app: Any, kind: str, count: int, repeats: int) -> float:

@@ -19,7 +19,7 @@ import asyncio
 import time
 from typing import Any
 
-from asgi_calls import one, request
+from asgi_calls import one, replied, request
 
 from ppu_sim.app import create_app
 from ppu_sim.config import Settings
@@ -32,18 +32,7 @@ KINDS = ("lookup", "purchase")
 
 async def reply_of(app: Any, kind: str) -> list[dict[str, Any]]:
     """The messages the whole stack sends for one request of this kind."""
-    scope, raw = request(kind)
-    sent: list[dict[str, Any]] = []
-    messages = [{"type": "http.request", "body": raw, "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop() if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent
+    return await replied(app, *request(kind))
 
 
 class Inner:
