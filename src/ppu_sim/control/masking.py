@@ -95,11 +95,8 @@ def mask_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     return out
 
 
-@lru_cache(maxsize=256)
 def credential_owner(authorization: str) -> str:
-    """The Basic user name of an Authorization header, ``bearer`` for a token, ``****`` otherwise.
-
-    Cached, as :func:`basic_user` is: every request's journal entry asks, with the same few credentials."""
+    """The Basic user name of an Authorization header, ``bearer`` for a token, ``****`` otherwise."""
     if authorization.partition(" ")[0].lower() == "bearer":
         return "bearer"
     return basic_user(authorization) or MASK

@@ -10,7 +10,6 @@ import base64
 import hmac
 import inspect
 from collections.abc import Collection
-from functools import lru_cache
 from typing import Any
 
 from ppu_sim.config import Settings
@@ -52,19 +51,12 @@ def authorised(settings: Settings, authorization: str, schemes: Collection[str])
         return False
     kind, value = parts[0].lower(), parts[1]
     if kind == BASIC and BASIC in schemes:
-        pair = _user_and_password(value)
-        return pair is not None and basic_accepted(settings, *pair)
+        try:
+            username, password = base64.b64decode(value).decode("latin1").split(":", 1)
+        except ValueError:  # bad base64 (binascii.Error) or no colon
+            return False
+        return basic_accepted(settings, username, password)
     return kind == BEARER and BEARER in schemes and token_accepted(settings, value)
-
-
-@lru_cache(maxsize=256)
-def _user_and_password(credentials: str) -> tuple[str, str] | None:
-    """Basic credentials decoded as Connexion decodes them; cached, as a PoS sends the same ones on every request."""
-    try:
-        username, password = base64.b64decode(credentials).decode("latin1").split(":", 1)
-    except ValueError:  # bad base64 (binascii.Error) or no colon
-        return None
-    return username, password
 
 
 # Connexion reads a check's signature on every request to see whether it takes ``request``;
