@@ -12,11 +12,16 @@ purchases, each request with a fresh id in the path and the body (bench/ppu_load
 interleave the servers (ppu-sim, Prism, floor, ppu-sim, ...), so a change in the machine's own
 load hits all of them alike; the figures are medians over the repeats.
 
-Printed: requests/s per server and operation, ppu-sim / Prism and ppu-sim / floor, p50/p99, the
-longest stall of the ppu-sim process per phase (bench/probed_serve.py: a watcher thread inside the
-process, late only while one step holds the GIL, and every garbage collection pass, timed; 0 when
-none passed the probe's 10 ms floor), and then, on a fresh ppu-sim
-with default settings, its RSS at 0 purchases and at each checkpoint up to --memory-purchases.
+Printed: requests/s per server and operation, ppu-sim / Prism and ppu-sim / floor, and p50/p99.
+ppu-sim runs in those rounds as users run it (``python -m ppu_sim serve``): the stall probe costs
+it 5-15 % of its purchases (a thread waking a thousand times a second, taking the GIL each time),
+which Prism does not pay. Then a fresh ppu-sim with default settings and the probe
+(bench/probed_serve.py: a watcher thread inside the process, late only while one step holds the
+GIL, and every garbage collection pass, timed) takes lookups for ``--seconds`` and then purchases up
+to --memory-purchases: its RSS at 0 purchases and at each checkpoint, and the longest stall of each
+slice. On a machine with two CPUs or more that run pins the server (and its watcher) to the first
+CPU and wrk to the others, so a late watcher means a long step of the server's own, not a CPU that
+wrk had taken (unpinned, the probe cannot tell the two apart).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,9 +63,6 @@ class Run:
     p50_ms: float
     p99_ms: float
     failed: int
-    stall_ms: float = 0.0
-    ran_ms: float = 0.0
-    gc_ms: float = 0.0
 
 
 @dataclass
@@ -85,24 +88,40 @@ def main() -> int:
         sys.exit("wrk is not installed (Debian: apt-get install -y wrk)")
     with tempfile.TemporaryDirectory(prefix="ppu-bench-") as tmp:
         stall_log = Path(tmp) / "stalls.txt"
-        servers = [_ppu_sim(stall_log), _floor()]
+        servers = [_ppu_sim(), _floor()]
         if not args.no_prism:
             servers.insert(1, _prism(_install_prism()))
         results: dict[tuple[str, str], list[Run]] = {}
         for repeat in range(repeats):
             for server in servers:
-                for op, run in _measure(server, seconds, repeat, stall_log).items():
+                for op, run in _measure(server, seconds, repeat).items():
                     results.setdefault((server.name, op), []).append(run)
                     print(f"  round {repeat + 1} {server.name:7} {op:8} {run.rate:8.0f}/s", flush=True)
         _report(results, [s.name for s in servers])
         if args.memory_purchases > 0:
-            _memory(min(args.memory_purchases, MAX_PURCHASES), stall_log)
+            _memory(min(args.memory_purchases, MAX_PURCHASES), seconds, stall_log)
     return 0
 
 
-def _ppu_sim(stall_log: Path) -> Server:
-    serve = [sys.executable, str(HERE / "probed_serve.py"), "--stall-log", str(stall_log), "--"]
+def _ppu_sim(stall_log: Path | None = None) -> Server:
+    """ppu-sim as users run it, or with the stall probe (logging to ``stall_log``)."""
+    serve = [sys.executable, "-m", "ppu_sim", "serve"]
+    if stall_log is not None:
+        serve = [sys.executable, str(HERE / "probed_serve.py"), "--stall-log", str(stall_log), "--"]
     return Server("ppu-sim", "/prepaidutility/v3", [*serve, "--no-watch", "--log-level", "warning"], "/health")
+
+
+def _pinning() -> tuple[set[int], set[int]] | None:
+    """(the server's CPU, wrk's CPUs) for the probed run, or None where the machine cannot pin."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return ({cpus[0]}, set(cpus[1:])) if len(cpus) >= 2 else None
+
+
+def _on(cpus: set[int] | None) -> Callable[[], None] | None:
+    """A pre-exec hook that runs the child on ``cpus`` (None: wherever the machine likes)."""
+    return None if cpus is None else lambda: os.sched_setaffinity(0, cpus)
 
 
 def _floor() -> Server:
@@ -127,10 +146,12 @@ def _install_prism() -> Path:
     return prism
 
 
-def _start(server: Server) -> tuple[subprocess.Popen[bytes], int]:
+def _start(server: Server, cpus: set[int] | None = None) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     command = [*server.command, "--port", str(port)] if server.name == "ppu-sim" else [*server.command, str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, preexec_fn=_on(cpus)
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -147,11 +168,11 @@ def _start(server: Server) -> tuple[subprocess.Popen[bytes], int]:
     sys.exit(f"{server.name} did not start within 60 s")
 
 
-def _wrk(port: int, base: str, op: str, tag: int, seconds: int) -> tuple[Run, int]:
-    """One wrk run of ``seconds``; the figures and how many requests were answered."""
+def _wrk(port: int, base: str, op: str, tag: int, seconds: int, cpus: set[int] | None = None) -> tuple[Run, int]:
+    """One wrk run of ``seconds`` (on ``cpus``, if given); the figures and how many requests were answered."""
     command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA)]
     command += [f"http://127.0.0.1:{port}", "--", op, str(tag), base]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(command, capture_output=True, text=True, check=True, preexec_fn=_on(cpus)).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     fields = dict(part.split("=") for part in line.split()[1:])
     requests = int(fields["requests"])
@@ -183,16 +204,13 @@ def _stalls(stall_log: Path, start: float, end: float) -> tuple[float, float, fl
     return worst["stall"], worst["ran"], worst["gc"], worst["gc2"]
 
 
-def _measure(server: Server, seconds: int, repeat: int, stall_log: Path) -> dict[str, Run]:
+def _measure(server: Server, seconds: int, repeat: int) -> dict[str, Run]:
     process, port = _start(server)
     try:
         _wrk(port, server.base, "lookup", 1000 + repeat, WARM_UP_SECONDS)
         runs = {}
         for number, op in enumerate(OPERATIONS):
-            start = time.time()
             run, _ = _wrk(port, server.base, op, 2000 + 10 * repeat + number, seconds)
-            if server.name == "ppu-sim":
-                run.stall_ms, run.ran_ms, run.gc_ms, _ = _stalls(stall_log, start, time.time())
             runs[op] = run
         return runs
     finally:
@@ -221,14 +239,8 @@ def _report(results: dict[tuple[str, str], list[Run]], names: list[str]) -> None
         ppu = _median(results[("ppu-sim", op)], "rate")
         parts = [f"{op}s: ppu-sim / {n} = {ppu / _median(results[(n, op)], 'rate'):.2f}" for n in names[1:]]
         ppu_runs = results[("ppu-sim", op)]
-        stall, gc_pause = max(r.stall_ms for r in ppu_runs), max(r.gc_ms for r in ppu_runs)
-        ran = max(r.ran_ms for r in ppu_runs)
         ratio = _median(ppu_runs, "p99_ms") / _median(ppu_runs, "p50_ms")
-        print(
-            "; ".join(parts)
-            + f"; ppu-sim p99/p50 = {ratio:.1f}; longest stall {stall:.1f} ms (the server ran {ran:.1f} ms"
-            + f" of any), longest GC pass {gc_pause:.1f} ms"
-        )
+        print("; ".join(parts) + f"; ppu-sim p99/p50 = {ratio:.1f}")
 
 
 def _rss_mb(pid: int) -> float:
@@ -238,32 +250,46 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _memory(purchases: int, stall_log: Path) -> None:
-    print(f"\nmemory: one ppu-sim with default settings, {purchases:,} purchases at 16 connections")
-    server = _ppu_sim(stall_log)
-    process, port = _start(server)
+def _memory(purchases: int, seconds: int, stall_log: Path) -> None:
+    pinned = _pinning()
+    server_cpus, wrk_cpus = pinned or (None, None)
+    where = f"pinned to CPU {min(server_cpus)}, wrk on the others" if server_cpus else "not pinned"
+    print(f"\nmemory and stalls: one ppu-sim with default settings and the probe ({where}), 16 connections")
+    process, port = _start(_ppu_sim(stall_log), server_cpus)
+    worst: dict[str, float] = {}
     try:
         print(f"  {0:>10,} purchases  RSS {_rss_mb(process.pid):7.1f} MB", flush=True)
-        done, rate, tag = 0, 1000.0, 9000
+        _wrk(port, "/prepaidutility/v3", "lookup", 8000, WARM_UP_SECONDS, wrk_cpus)
+        start = time.time()
+        run, _ = _wrk(port, "/prepaidutility/v3", "lookup", 8001, seconds, wrk_cpus)
+        worst["lookups"] = _slice_line(f"{'lookups':>10} {seconds} s", process.pid, [run], stall_log, start)
+        done, rate, tag = 0, max(run.rate / 2, 1.0), 9000  # a purchase costs about twice a lookup
         for checkpoint in [c for c in MEMORY_CHECKPOINTS if c < purchases] + [purchases]:
             start, runs = time.time(), []
             while done < checkpoint:  # slices of at most 30 s, sized by the last rate, so the overshoot is small
                 tag += 1
-                run, answered = _wrk(
-                    port, server.base, "purchase", tag, max(1, min(30, int((checkpoint - done) / rate)))
-                )
+                length = max(1, min(30, int((checkpoint - done) / rate)))
+                run, answered = _wrk(port, "/prepaidutility/v3", "purchase", tag, length, wrk_cpus)
                 done, rate = done + answered, max(run.rate, 1.0)
                 runs.append(run)
-            stall, ran, gc_pause, full = _stalls(stall_log, start, time.time())
-            print(
-                f"  {done:>10,} purchases  RSS {_rss_mb(process.pid):7.1f} MB  ({_median(runs, 'rate'):,.0f}/s,"
-                f" p50 {_median(runs, 'p50_ms'):.1f} ms, p99 {max(r.p99_ms for r in runs):.1f} ms,"
-                f" longest stall {stall:.1f} ms (server ran {ran:.1f}), GC pass {gc_pause:.1f} ms,"
-                f" full pass {full:.1f} ms)",
-                flush=True,
-            )
+            stall = _slice_line(f"{done:>10,} purchases", process.pid, runs, stall_log, start)
+            worst["purchases"] = max(worst.get("purchases", 0.0), stall)
     finally:
         stop(process)
+    print("longest stall: " + "; ".join(f"{what} {ms:.1f} ms" for what, ms in worst.items()))
+
+
+def _slice_line(label: str, pid: int, runs: list[Run], stall_log: Path, start: float) -> float:
+    """Print one slice of the probed run (RSS, rate, latency, stalls) and return its longest stall."""
+    stall, ran, gc_pause, full = _stalls(stall_log, start, time.time())
+    print(
+        f"  {label}  RSS {_rss_mb(pid):7.1f} MB  ({_median(runs, 'rate'):,.0f}/s,"
+        f" p50 {_median(runs, 'p50_ms'):.1f} ms, p99 {max(r.p99_ms for r in runs):.1f} ms,"
+        f" longest stall {stall:.1f} ms (server ran {ran:.1f}), GC pass {gc_pause:.1f} ms,"
+        f" full pass {full:.1f} ms)",
+        flush=True,
+    )
+    return stall
 
 
 if __name__ == "__main__":
