@@ -1,0 +1,93 @@
+"""The longest single requests of a long run, in process: the pauses issue 9 bounds, without a
+shared machine's scheduling in the figure.
+
+Over HTTP the stall probe (``probed_serve.py``) only bounds a pause from above: a watcher that the
+machine does not run, or a virtual CPU the host takes away, is late just as it is during a long
+step. Here the whole application that ``ppu-sim serve`` runs (journal, sessions, faults, fast path,
+the heap settled as at start-up) takes purchases one after another on one event loop, and each is
+timed by the wall clock and by the thread's CPU clock, with any garbage collection pass inside it.
+The requests are made a hundred at a time, so the driver itself adds next to nothing for the
+collector to walk (made 5,000 at a time, they gave 9-40 ms collection passes of their own).
+
+    .venv/bin/python bench/longest_steps.py                        # a million purchases, ~3 minutes
+    .venv/bin/python bench/longest_steps.py --purchases 250000 --show 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import heapq
+import time
+from typing import Any
+
+from asgi_calls import one, request
+
+from ppu_sim.app import create_app
+from ppu_sim.config import Settings
+from ppu_sim.transport.server import settle_heap
+
+BATCH = 100
+MAX_PURCHASES = 5_000_000
+
+
+class _Passes:
+    """Garbage collection time since the last reset (a ``gc.callbacks`` entry), and the oldest generation."""
+
+    def __init__(self) -> None:
+        self.took = 0.0
+        self.generation = -1
+        self._began = 0.0
+        gc.callbacks.append(self)
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.took += time.perf_counter() - self._began
+            self.generation = max(self.generation, info["generation"])
+
+    def reset(self) -> None:
+        self.took, self.generation = 0.0, -1
+
+
+async def _drive(app: Any, purchases: int, show: int) -> list[tuple[float, float, int, float, int]]:
+    """The ``show`` longest purchases: (wall s, CPU s, number, GC s, oldest generation collected)."""
+    passes, longest = _Passes(), []
+    done = 0
+    while done < purchases:
+        for scope, raw in [request("purchase") for _ in range(min(BATCH, purchases - done))]:
+            passes.reset()
+            wall, cpu = time.perf_counter(), time.thread_time()
+            status = await one(app, scope, raw)
+            wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+            done += 1
+            if status >= 300:
+                raise SystemExit(f"purchase {done}: unexpected status {status}")
+            entry = (wall, cpu, done, passes.took, passes.generation)
+            if len(longest) < show:
+                heapq.heappush(longest, entry)
+            elif wall > longest[0][0]:
+                heapq.heapreplace(longest, entry)
+        if done % 100_000 < BATCH:
+            print(f"  {done:>10,} purchases", flush=True)
+    return sorted(longest, reverse=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--purchases", type=int, default=1_000_000, help="max 5,000,000")
+    parser.add_argument("--show", type=int, default=10, help="how many of the longest to print (max 100)")
+    args = parser.parse_args()
+    app = create_app(Settings())
+    settle_heap()
+    longest = asyncio.run(_drive(app, min(args.purchases, MAX_PURCHASES), max(1, min(args.show, 100))))
+    print("\nthe longest purchases (default settings, in process):")
+    for wall, cpu, number, took, generation in longest:
+        collected = f", of it a generation {generation} collection {took * 1000:.1f} ms" if generation >= 0 else ""
+        print(f"  purchase {number:>9,}: {wall * 1000:5.1f} ms wall, {cpu * 1000:5.1f} ms CPU{collected}")
+
+
+if __name__ == "__main__":
+    main()
