@@ -21,7 +21,9 @@ GIL, and every garbage collection pass, timed) takes lookups for ``--seconds`` a
 to --memory-purchases: its RSS at 0 purchases and at each checkpoint, and the longest stall of each
 slice. On a machine with two CPUs or more that run pins the server (and its watcher) to the first
 CPU and wrk to the others, so a late watcher means a long step of the server's own, not a CPU that
-wrk had taken (unpinned, the probe cannot tell the two apart).
+wrk had taken (unpinned, the probe cannot tell the two apart); each slice also prints the time the
+host of a virtual machine took from the server's CPU in it (/proc/stat's steal), which stops the
+watcher and the server alike and so reads as a stall the server did not make.
 """
 
 from __future__ import annotations
@@ -260,36 +262,58 @@ def _memory(purchases: int, seconds: int, stall_log: Path) -> None:
     try:
         print(f"  {0:>10,} purchases  RSS {_rss_mb(process.pid):7.1f} MB", flush=True)
         _wrk(port, "/prepaidutility/v3", "lookup", 8000, WARM_UP_SECONDS, wrk_cpus)
-        start = time.time()
+        start, stolen = time.time(), _stolen_ms(_cpu(process.pid))
         run, _ = _wrk(port, "/prepaidutility/v3", "lookup", 8001, seconds, wrk_cpus)
-        worst["lookups"] = _slice_line(f"{'lookups':>10} {seconds} s", process.pid, [run], stall_log, start)
+        label = f"{'lookups':>10} {seconds} s"
+        worst["lookups"] = _slice_line(label, process.pid, [run], stall_log, start, stolen)
         done, rate, tag = 0, max(run.rate / 2, 1.0), 9000  # a purchase costs about twice a lookup
         for checkpoint in [c for c in MEMORY_CHECKPOINTS if c < purchases] + [purchases]:
-            start, runs = time.time(), []
+            start, runs, stolen = time.time(), [], _stolen_ms(_cpu(process.pid))
             while done < checkpoint:  # slices of at most 30 s, sized by the last rate, so the overshoot is small
                 tag += 1
                 length = max(1, min(30, int((checkpoint - done) / rate)))
                 run, answered = _wrk(port, "/prepaidutility/v3", "purchase", tag, length, wrk_cpus)
                 done, rate = done + answered, max(run.rate, 1.0)
                 runs.append(run)
-            stall = _slice_line(f"{done:>10,} purchases", process.pid, runs, stall_log, start)
+            stall = _slice_line(f"{done:>10,} purchases", process.pid, runs, stall_log, start, stolen)
             worst["purchases"] = max(worst.get("purchases", 0.0), stall)
     finally:
         stop(process)
     print("longest stall: " + "; ".join(f"{what} {ms:.1f} ms" for what, ms in worst.items()))
 
 
-def _slice_line(label: str, pid: int, runs: list[Run], stall_log: Path, start: float) -> float:
-    """Print one slice of the probed run (RSS, rate, latency, stalls) and return its longest stall."""
+def _slice_line(label: str, pid: int, runs: list[Run], stall_log: Path, start: float, stolen: float) -> float:
+    """Print one slice of the probed run (RSS, rate, latency, stalls, and the time the host took
+    from the server's CPU since ``stolen`` was read) and return its longest stall."""
     stall, ran, gc_pause, full = _stalls(stall_log, start, time.time())
     print(
         f"  {label}  RSS {_rss_mb(pid):7.1f} MB  ({_median(runs, 'rate'):,.0f}/s,"
         f" p50 {_median(runs, 'p50_ms'):.1f} ms, p99 {max(r.p99_ms for r in runs):.1f} ms,"
         f" longest stall {stall:.1f} ms (server ran {ran:.1f}), GC pass {gc_pause:.1f} ms,"
-        f" full pass {full:.1f} ms)",
+        f" full pass {full:.1f} ms, stolen {_stolen_ms(_cpu(pid)) - stolen:.0f} ms)",
         flush=True,
     )
     return stall
+
+
+def _cpu(pid: int) -> int | None:
+    """The one CPU the process is pinned to, else None."""
+    cpus = os.sched_getaffinity(pid) if hasattr(os, "sched_getaffinity") else set()
+    return next(iter(cpus)) if len(cpus) == 1 else None
+
+
+def _stolen_ms(cpu: int | None) -> float:
+    """Time a virtual machine's host has taken from ``cpu`` (None: from all of them) since boot,
+    from /proc/stat's steal column: a stall in a slice with none is the server's own step."""
+    name = "cpu" if cpu is None else f"cpu{cpu}"
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            fields = line.split()
+            if fields[0] == name and len(fields) > 8:
+                return int(fields[8]) * 1000 / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        pass
+    return float("nan")
 
 
 if __name__ == "__main__":
