@@ -103,12 +103,39 @@ def test_no_table_as_large_as_the_window_is_one_dict() -> None:
     """CPython rebuilds a dict whole, in one step that holds the GIL, whenever it grows or runs out
     of deleted slots: at 100,000 keys and more (the window), a pause of several milliseconds for
     everyone, every table of the window at the same purchase. So the tables by purchase id,
-    reference and request id are kept in parts; only the meter's own list stays whole (its order
-    is the point), so these purchases go to many meters."""
+    reference and request id are kept in parts by hash, and a meter's own list (a single busy
+    meter may hold the whole window) in chunks of 1,024 in order."""
     store = MemoryStore(retention=100_000)
-    for n in range(6_400):
+    for n in range(10_240):
         record = _vended(f"p-{n}")
-        store.save_purchase(PurchaseRecord(record.id, f"M{n % 64}", "sts-meter", "vended", response=record.response))
+        meter = "BUSY" if n % 2 else f"M{n % 64}"
+        store.save_purchase(PurchaseRecord(record.id, meter, "sts-meter", "vended", response=record.response))
         assert store.claim("purchase", record.id)
     largest = max(len(d) for d in _dicts(store, set()))
-    assert largest < 640, f"a dict of {largest} keys"
+    assert largest <= 1_024, f"a dict of {largest} keys"
+
+
+def test_a_meters_purchases_keep_their_order_across_chunks_forgetting_and_undoing() -> None:
+    """The meter's list in chunks: oldest first for its history, newest first for a reprint, its
+    oldest forgotten with the window, and a purchase whose unit of work failed taken off again,
+    including one that had opened a new chunk."""
+    store = MemoryStore(retention=3_000)
+    for n in range(5_120):  # five chunks' worth; the first 2,120 forgotten
+        with store.atomic():
+            store.save_purchase(_vended(f"p-{n}"))
+    with store.atomic():  # forgetting happens as a unit of work begins
+        pass
+    kept = [record.id for record in store.purchases_for_meter(METER)]
+    assert kept == [f"p-{n}" for n in range(2_120, 5_120)]
+    try:
+        with store.atomic():
+            store.save_purchase(_vended("undone"))  # the first of a new chunk (5,120 = 5 x 1,024)
+            raise RuntimeError("the unit of work fails")
+    except RuntimeError:
+        pass
+    reprint = store.reprintable(METER)
+    assert reprint is not None and reprint.id == "p-5119"
+    with store.atomic():
+        store.save_purchase(_vended("after"))
+    assert [record.id for record in store.purchases_for_meter(METER)][-2:] == ["p-5119", "after"]
+    assert store.purchase("undone") is None
