@@ -11,6 +11,7 @@ collector to walk (made 5,000 at a time, they gave 9-40 ms collection passes of 
 
     .venv/bin/python bench/longest_steps.py                        # a million purchases, ~3 minutes
     .venv/bin/python bench/longest_steps.py --purchases 250000 --show 5
+    .venv/bin/python bench/longest_steps.py --retention 1000000 --purchases 2000000   # a larger store
 """
 
 from __future__ import annotations
@@ -79,11 +80,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--purchases", type=int, default=1_000_000, help="max 5,000,000")
     parser.add_argument("--show", type=int, default=10, help="how many of the longest to print (max 100)")
+    parser.add_argument("--retention", type=int, default=Settings().retention, help="purchases kept (the setting)")
     args = parser.parse_args()
-    app = create_app(Settings())
+    app = create_app(Settings(retention=args.retention))
     settle_heap()
     longest = asyncio.run(_drive(app, min(args.purchases, MAX_PURCHASES), max(1, min(args.show, 100))))
-    print("\nthe longest purchases (default settings, in process):")
+    print(f"\nthe longest purchases (default settings but --retention {args.retention:,}, in process):")
     for wall, cpu, number, took, generation in longest:
         collected = f", of it a generation {generation} collection {took * 1000:.1f} ms" if generation >= 0 else ""
         print(f"  purchase {number:>9,}: {wall * 1000:5.1f} ms wall, {cpu * 1000:5.1f} ms CPU{collected}")
