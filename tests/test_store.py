@@ -103,14 +103,17 @@ def test_no_table_as_large_as_the_window_is_one_dict() -> None:
     """CPython rebuilds a dict whole, in one step that holds the GIL, whenever it grows or runs out
     of deleted slots: at 100,000 keys and more (the window), a pause of several milliseconds for
     everyone, every table of the window at the same purchase. So the tables by purchase id,
-    reference and request id are kept in parts by hash, and a meter's own list (a single busy
-    meter may hold the whole window) in chunks of 1,024 in order."""
+    reference and request id, the step counts of scripts counted per purchase and the debt each
+    purchase recovered are kept in parts by hash, and a meter's own list (a single busy meter may
+    hold the whole window) in chunks of 1,024 in order."""
     store = MemoryStore(retention=100_000)
     for n in range(10_240):
         record = _vended(f"p-{n}")
         meter = "BUSY" if n % 2 else f"M{n % 64}"
         store.save_purchase(PurchaseRecord(record.id, meter, "sts-meter", "vended", response=record.response))
         assert store.claim("purchase", record.id)
+        assert store.count(("pack", "scenario", "retryPurchaseRequest", record.id), owner=record.id) == 1
+        store.set_purchase_value(record.id, "recovered", {0: 100})  # a meter with debt
     largest = max(len(d) for d in _dicts(store, set()))
     assert largest <= 1_024, f"a dict of {largest} keys"
 

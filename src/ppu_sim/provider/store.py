@@ -336,11 +336,12 @@ class MemoryStore:
         self._key_changes: dict[str, KeyChangeRecord] = {}
         self._key_change_order = _Window(retention, self._over)
         self._counters: dict[tuple[str, ...], int] = defaultdict(int)
-        # Counters per purchase or request: owner -> marshalled key -> count (no tuples, so untracked).
-        self._owned_counters: dict[str, dict[bytes, int]] = {}
+        # Counters per purchase or request: owner -> marshalled key -> count (no tuples, so untracked);
+        # as large as the window with a script counted per purchase, so in parts by the owner's hash.
+        self._owned_counters: tuple[dict[str, dict[bytes, int]], ...] = _split()
         self._owners = _Window(retention, self._over)
         self._meter_state: dict[tuple[str, str], Any] = {}
-        self._purchase_state: dict[str, dict[str, Any]] = {}
+        self._purchase_state: tuple[dict[str, dict[str, Any]], ...] = _split()  # e.g. the debt recovered
         self._events: dict[str, deque[dict[str, Any]]] = defaultdict(lambda: deque(maxlen=retention or None))
         self._codec = _Codec()
         self._undo: list[Callable[[], object]] | None = None  # set inside atomic()
@@ -374,10 +375,10 @@ class MemoryStore:
             self._unlist(kept.meter_id, purchase_id, newest=False)
             for ref in kept.references:
                 self._unindex(ref, purchase_id)
-            self._purchase_state.pop(purchase_id, None)
-            self._owned_counters.pop(purchase_id, None)
+            self._purchase_state[hash(purchase_id) & _PARTS].pop(purchase_id, None)
+            self._owned_counters[hash(purchase_id) & _PARTS].pop(purchase_id, None)
         for owner in self._owners.trim():
-            self._owned_counters.pop(owner, None)  # gone already if it was a purchase forgotten
+            self._owned_counters[hash(owner) & _PARTS].pop(owner, None)  # gone already if a purchase forgotten
         for request_id in self._key_change_order.trim():
             del self._key_changes[request_id]
 
@@ -471,17 +472,18 @@ class MemoryStore:
             self._keep(self._counters, key)
             self._counters[key] += 1
             return self._counters[key]
-        if owner not in self._owned_counters:
-            self._owned_counters[owner] = {}
+        owned = self._owned_counters[hash(owner) & _PARTS]
+        if owner not in owned:
+            owned[owner] = {}
             self._owners.add(owner)
             self._on_failure(lambda: self._forget_owner(owner))
-        counters, flat = self._owned_counters[owner], packed(key)
+        counters, flat = owned[owner], packed(key)
         self._keep(counters, flat)
         counters[flat] = counters.get(flat, 0) + 1
         return counters[flat]
 
     def _forget_owner(self, owner: str) -> None:
-        del self._owned_counters[owner]
+        del self._owned_counters[hash(owner) & _PARTS][owner]
         self._owners.remove_newest(owner)
 
     def meter_value(self, meter_id: str, name: str) -> Any:
@@ -492,13 +494,14 @@ class MemoryStore:
         self._meter_state[(meter_id, name)] = value
 
     def purchase_value(self, purchase_id: str, name: str) -> Any:
-        return self._purchase_state.get(purchase_id, {}).get(name)
+        return self._purchase_state[hash(purchase_id) & _PARTS].get(purchase_id, {}).get(name)
 
     def set_purchase_value(self, purchase_id: str, name: str, value: Any) -> None:
-        if purchase_id not in self._purchase_state:
-            self._purchase_state[purchase_id] = {}
-            self._on_failure(lambda: self._purchase_state.pop(purchase_id))
-        state = self._purchase_state[purchase_id]
+        states = self._purchase_state[hash(purchase_id) & _PARTS]
+        if purchase_id not in states:
+            states[purchase_id] = {}
+            self._on_failure(lambda: states.pop(purchase_id))
+        state = states[purchase_id]
         self._keep(state, name)
         state[name] = value
 
