@@ -12,7 +12,8 @@ purchases, each request with a fresh id in the path and the body (bench/ppu_load
 interleave the servers (ppu-sim, Prism, floor, ppu-sim, ...), so a change in the machine's own
 load hits all of them alike; the figures are medians over the repeats.
 
-Printed: requests/s per server and operation, ppu-sim / Prism and ppu-sim / floor, and p50/p99.
+Printed: requests/s per server and operation, ppu-sim / Prism and ppu-sim / floor, p50/p99, and
+each server's start-up time (from its process's start to its first answer).
 ppu-sim runs in those rounds as users run it (``python -m ppu_sim serve``): the stall probe costs
 it 5-15 % of its purchases (a thread waking a thousand times a second, taking the GIL each time),
 which Prism does not pay. Then a fresh ppu-sim with default settings and the probe
@@ -94,12 +95,17 @@ def main() -> int:
         if not args.no_prism:
             servers.insert(1, _prism(_install_prism()))
         results: dict[tuple[str, str], list[Run]] = {}
+        starts: dict[str, list[float]] = {}
         for repeat in range(repeats):
             for server in servers:
-                for op, run in _measure(server, seconds, repeat).items():
+                runs, started = _measure(server, seconds, repeat)
+                starts.setdefault(server.name, []).append(started)
+                for op, run in runs.items():
                     results.setdefault((server.name, op), []).append(run)
                     print(f"  round {repeat + 1} {server.name:7} {op:8} {run.rate:8.0f}/s", flush=True)
         _report(results, [s.name for s in servers])
+        longest = ", ".join(f"{name} {max(times):.2f} s" for name, times in starts.items())
+        print(f"start-up to the first answer, longest of the rounds: {longest}")
         if args.memory_purchases > 0:
             _memory(min(args.memory_purchases, MAX_PURCHASES), seconds, stall_log)
     return 0
@@ -148,24 +154,25 @@ def _install_prism() -> Path:
     return prism
 
 
-def _start(server: Server, cpus: set[int] | None = None) -> tuple[subprocess.Popen[bytes], int]:
+def _start(server: Server, cpus: set[int] | None = None) -> tuple[subprocess.Popen[bytes], int, float]:
+    """The server's process, its port, and the seconds from its start to its first answer."""
     port = free_port()
     command = [*server.command, "--port", str(port)] if server.name == "ppu-sim" else [*server.command, str(port)]
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, preexec_fn=_on(cpus)
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    began = time.monotonic()
+    while time.monotonic() < began + 60:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{server.ready_path}", timeout=1):
-                return process, port
+                return process, port, time.monotonic() - began
         except OSError as exc:
             # Prism answers an unrouted / with a 404 once it listens: that is ready too.
             if getattr(exc, "code", None):
-                return process, port
+                return process, port, time.monotonic() - began
             if process.poll() is not None:
                 sys.exit(f"{server.name} exited during start-up: {' '.join(command)}")
-            time.sleep(0.1)
+            time.sleep(0.01)
     process.kill()
     sys.exit(f"{server.name} did not start within 60 s")
 
@@ -206,15 +213,16 @@ def _stalls(stall_log: Path, start: float, end: float) -> tuple[float, float, fl
     return worst["stall"], worst["ran"], worst["gc"], worst["gc2"]
 
 
-def _measure(server: Server, seconds: int, repeat: int) -> dict[str, Run]:
-    process, port = _start(server)
+def _measure(server: Server, seconds: int, repeat: int) -> tuple[dict[str, Run], float]:
+    """One round of a server: its runs by operation, and its start-up time."""
+    process, port, started = _start(server)
     try:
         _wrk(port, server.base, "lookup", 1000 + repeat, WARM_UP_SECONDS)
         runs = {}
         for number, op in enumerate(OPERATIONS):
             run, _ = _wrk(port, server.base, op, 2000 + 10 * repeat + number, seconds)
             runs[op] = run
-        return runs
+        return runs, started
     finally:
         stop(process)
 
@@ -257,7 +265,7 @@ def _memory(purchases: int, seconds: int, stall_log: Path) -> None:
     server_cpus, wrk_cpus = pinned or (None, None)
     where = f"pinned to CPU {min(server_cpus)}, wrk on the others" if server_cpus else "not pinned"
     print(f"\nmemory and stalls: one ppu-sim with default settings and the probe ({where}), 16 connections")
-    process, port = _start(_ppu_sim(stall_log), server_cpus)
+    process, port, _ = _start(_ppu_sim(stall_log), server_cpus)
     worst: dict[str, float] = {}
     try:
         print(f"  {0:>10,} purchases  RSS {_rss_mb(process.pid):7.1f} MB", flush=True)
