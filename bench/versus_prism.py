@@ -42,6 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from machine import stolen_ms
+
 from ppu_sim.process import free_port, stop
 
 HERE = Path(__file__).resolve().parent
@@ -270,13 +272,13 @@ def _memory(purchases: int, seconds: int, stall_log: Path) -> None:
     try:
         print(f"  {0:>10,} purchases  RSS {_rss_mb(process.pid):7.1f} MB", flush=True)
         _wrk(port, "/prepaidutility/v3", "lookup", 8000, WARM_UP_SECONDS, wrk_cpus)
-        start, stolen = time.time(), _stolen_ms(_cpu(process.pid))
+        start, stolen = time.time(), stolen_ms(_cpu(process.pid))
         run, _ = _wrk(port, "/prepaidutility/v3", "lookup", 8001, seconds, wrk_cpus)
         label = f"{'lookups':>10} {seconds} s"
         worst["lookups"] = _slice_line(label, process.pid, [run], stall_log, start, stolen)
         done, rate, tag = 0, max(run.rate / 2, 1.0), 9000  # a purchase costs about twice a lookup
         for checkpoint in [c for c in MEMORY_CHECKPOINTS if c < purchases] + [purchases]:
-            start, runs, stolen = time.time(), [], _stolen_ms(_cpu(process.pid))
+            start, runs, stolen = time.time(), [], stolen_ms(_cpu(process.pid))
             while done < checkpoint:  # slices of at most 30 s, sized by the last rate, so the overshoot is small
                 tag += 1
                 length = max(1, min(30, int((checkpoint - done) / rate)))
@@ -298,7 +300,7 @@ def _slice_line(label: str, pid: int, runs: list[Run], stall_log: Path, start: f
         f"  {label}  RSS {_rss_mb(pid):7.1f} MB  ({_median(runs, 'rate'):,.0f}/s,"
         f" p50 {_median(runs, 'p50_ms'):.1f} ms, p99 {max(r.p99_ms for r in runs):.1f} ms,"
         f" longest stall {stall:.1f} ms (server ran {ran:.1f}), GC pass {gc_pause:.1f} ms,"
-        f" full pass {full:.1f} ms, stolen {_stolen_ms(_cpu(pid)) - stolen:.0f} ms)",
+        f" full pass {full:.1f} ms, stolen {stolen_ms(_cpu(pid)) - stolen:.0f} ms)",
         flush=True,
     )
     return stall
@@ -308,20 +310,6 @@ def _cpu(pid: int) -> int | None:
     """The one CPU the process is pinned to, else None."""
     cpus = os.sched_getaffinity(pid) if hasattr(os, "sched_getaffinity") else set()
     return next(iter(cpus)) if len(cpus) == 1 else None
-
-
-def _stolen_ms(cpu: int | None) -> float:
-    """Time a virtual machine's host has taken from ``cpu`` (None: from all of them) since boot,
-    from /proc/stat's steal column: a stall in a slice with none is the server's own step."""
-    name = "cpu" if cpu is None else f"cpu{cpu}"
-    try:
-        for line in Path("/proc/stat").read_text().splitlines():
-            fields = line.split()
-            if fields[0] == name and len(fields) > 8:
-                return int(fields[8]) * 1000 / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        pass
-    return float("nan")
 
 
 if __name__ == "__main__":
