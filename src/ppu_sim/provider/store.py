@@ -132,8 +132,8 @@ def _split() -> tuple[dict[Any, Any], ...]:
 # Purchase ids in order (a meter's purchases, those a shared reference names), oldest first, in
 # dicts of up to this many ids numbered in order. As one dict of the window's size (a single busy
 # meter holds all of it) it was rebuilt whole every 250,000 purchases, 5-6 ms at the default
-# window and ten times that at a million. Only the oldest id is ever forgotten (the window goes in
-# the order purchases came) and only the newest taken back (its unit of work failed).
+# window, longer with a larger one. Only the oldest id is ever forgotten (the window goes in the
+# order purchases came) and only the newest taken back (its unit of work failed).
 _CHUNK = 1024
 _Ids = dict[int, dict[str, None]]
 
@@ -217,7 +217,7 @@ class _Window:
     addition is forgotten.
     """
 
-    CHUNK = 1024
+    CHUNK = _CHUNK
 
     def __init__(self, size: int, over: set[_Window]) -> None:
         self.size = size
