@@ -131,8 +131,10 @@ def test_no_large_table_is_tracked_by_the_collector_when_references_repeat() -> 
     table until its next full pass, and every pass walked it whole: 14 ms after 240,000 purchases
     kept. The window's order in tuples of 1,024 ids was tracked until a young collection passed,
     rare with next to nothing left over per request, and that one walked every chunk since: 8 ms.
-    Only the chunk being filled (a list) may be tracked; a reprint by a shared reference still
-    finds the meter's purchase among those it names. The collector is paused meanwhile, so none of
+    The step counts of scripts counted per purchase and each purchase's recovered debt were dicts
+    in dicts, tracked too. Only the chunk being filled (a list) may be tracked; a reprint by a
+    shared reference still finds the meter's purchase among those it names, and what was kept
+    beside a purchase reads back as it was set. The collector is paused meanwhile, so none of
     its passes can untrack what the store left tracked."""
     store = MemoryStore(retention=100_000)
     gc.disable()
@@ -144,6 +146,8 @@ def test_no_large_table_is_tracked_by_the_collector_when_references_repeat() -> 
             response["thirdPartyIdentifiers"] = [{"transactionIdentifier": f"tx-{n}"}]
             store.save_purchase(PurchaseRecord(record.id, f"M{n % 8}", "sts-meter", "vended", response=response))
             assert store.claim("purchase", record.id)
+            assert store.count(("pack", "scenario", "retryPurchaseRequest", record.id), owner=record.id) == 1
+            store.set_purchase_value(record.id, "recovered", {0: 100, 1: n})  # a meter with debts
         tracked = [
             f"{type(c).__name__} of {len(c)}"
             for c in _containers(store, set())
@@ -155,6 +159,8 @@ def test_no_large_table_is_tracked_by_the_collector_when_references_repeat() -> 
     first, second = store.reprintable("M0", "RCT-0"), store.reprintable("M6", "RCT-0")
     assert first is not None and first.id == "p-0"  # the meter's purchase of the two, M0 then M6
     assert second is not None and second.id == "p-4950"
+    assert store.purchase_value("p-4321", "recovered") == {0: 100, 1: 4321}
+    assert store.count(("pack", "scenario", "retryPurchaseRequest", "p-4321"), owner="p-4321") == 2
 
 
 def test_a_meters_purchases_keep_their_order_across_chunks_forgetting_and_undoing() -> None:

@@ -102,7 +102,8 @@ class Store(Protocol):
     def purchase_value(self, purchase_id: str, name: str) -> Any:
         """State kept beside a purchase (the debt it recovered), forgotten with it; None when never set."""
 
-    def set_purchase_value(self, purchase_id: str, name: str, value: Any) -> None: ...
+    def set_purchase_value(self, purchase_id: str, name: str, value: Any) -> None:
+        """``value`` is plain data: numbers, strings, and lists and dicts of them."""
     def add_event(self, kind: str, body: dict[str, Any]) -> None: ...
 
 
@@ -353,12 +354,14 @@ class MemoryStore:
         self._key_changes: dict[str, KeyChangeRecord] = {}
         self._key_change_order = _Window(retention, self._over)
         self._counters: dict[tuple[str, ...], int] = defaultdict(int)
-        # Counters per purchase or request: owner -> marshalled key -> count (no tuples, so untracked);
-        # as large as the window with a script counted per purchase, so in parts by the owner's hash.
-        self._owned_counters: tuple[dict[str, dict[bytes, int]], ...] = _split()
+        # Counters per purchase or request: owner -> {marshalled key: count}, marshalled; as large as
+        # the window with a script counted per purchase, so in parts by the owner's hash, and bytes
+        # rather than dicts, which the collector would track and walk.
+        self._owned_counters: tuple[dict[str, bytes], ...] = _split()
         self._owners = _Window(retention, self._over)
         self._meter_state: dict[tuple[str, str], Any] = {}
-        self._purchase_state: tuple[dict[str, dict[str, Any]], ...] = _split()  # e.g. the debt recovered
+        # purchase id -> {name: value} (e.g. the debt it recovered), marshalled, in parts as above
+        self._purchase_state: tuple[dict[str, bytes], ...] = _split()
         self._events: dict[str, deque[dict[str, Any]]] = defaultdict(lambda: deque(maxlen=retention or None))
         self._codec = _Codec()
         self._undo: list[Callable[[], object]] | None = None  # set inside atomic()
@@ -509,13 +512,17 @@ class MemoryStore:
             self._counters[key] += 1
             return self._counters[key]
         owned = self._owned_counters[hash(owner) & _PARTS]
-        if owner not in owned:
-            owned[owner] = {}
+        kept = owned.get(owner)
+        if kept is None:
+            counters: dict[bytes, int] = {}
             self._owners.add(owner)
             self._on_failure(lambda: self._forget_owner(owner))
-        counters, flat = owned[owner], packed(key)
-        self._keep(counters, flat)
+        else:
+            counters = marshal.loads(kept)
+            self._keep(owned, owner)
+        flat = packed(key)
         counters[flat] = counters.get(flat, 0) + 1
+        owned[owner] = packed(counters)
         return counters[flat]
 
     def _forget_owner(self, owner: str) -> None:
@@ -530,16 +537,16 @@ class MemoryStore:
         self._meter_state[(meter_id, name)] = value
 
     def purchase_value(self, purchase_id: str, name: str) -> Any:
-        return self._purchase_state[hash(purchase_id) & _PARTS].get(purchase_id, {}).get(name)
+        kept = self._purchase_state[hash(purchase_id) & _PARTS].get(purchase_id)
+        return None if kept is None else marshal.loads(kept).get(name)
 
     def set_purchase_value(self, purchase_id: str, name: str, value: Any) -> None:
         states = self._purchase_state[hash(purchase_id) & _PARTS]
-        if purchase_id not in states:
-            states[purchase_id] = {}
-            self._on_failure(lambda: states.pop(purchase_id))
-        state = states[purchase_id]
-        self._keep(state, name)
+        kept = states.get(purchase_id)
+        state = {} if kept is None else marshal.loads(kept)
         state[name] = value
+        self._keep(states, purchase_id)
+        states[purchase_id] = packed(state)
 
     def add_event(self, kind: str, body: dict[str, Any]) -> None:
         events = self._events[kind]
