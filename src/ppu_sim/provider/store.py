@@ -104,6 +104,7 @@ class Store(Protocol):
 
     def set_purchase_value(self, purchase_id: str, name: str, value: Any) -> None:
         """``value`` is plain data: numbers, strings, and lists and dicts of them."""
+
     def add_event(self, kind: str, body: dict[str, Any]) -> None: ...
 
 
