@@ -122,6 +122,14 @@ def test_variables_reach_a_running_server(start_sim: Callable[..., Sim]) -> None
     assert "mode        strict" in server.log.read_text()
 
 
+@pytest.mark.parametrize(("level", "shown"), [("info", True), ("debug", True), ("warning", False)])
+def test_access_lines_follow_the_log_level(start_sim: Callable[..., Sim], level: str, shown: bool) -> None:
+    server = start_sim("--log-level", level)
+    assert server.client.post(f"{BASE}/meterLookups/x", json={}).status_code == 400
+    server.stop()
+    assert ('"POST /prepaidutility/v3/meterLookups/x HTTP/1.1" 400' in server.log.read_text()) is shown
+
+
 BAD = [
     (["serve", "--log-level", "trace"], {}, "--log-level"),
     (["serve", "--log-level", "loud"], {}, "--log-level"),

@@ -68,6 +68,9 @@ def run(settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        # uvicorn formats each access line's fields before its logger looks at the level: only
+        # build them where they are shown.
+        access_log=logging.getLevelName(settings.log_level.upper()) <= logging.INFO,
         lifespan="off",
         timeout_keep_alive=settings.idle_timeout,
         backlog=4096,
