@@ -2,7 +2,7 @@
 
 One command (after the README's install):
 
-    .venv/bin/python bench/versus_prism.py                 # 3 repeats of 10 s, then the memory run
+    .venv/bin/python bench/versus_prism.py                 # 5 repeats of 10 s, then the memory run
     .venv/bin/python bench/versus_prism.py --memory-purchases 0 --repeats 1 --seconds 5   # quick look
 
 Needs `wrk` (Debian: `apt-get install -y wrk`) and Node.js with npm: Prism 5
@@ -10,10 +10,11 @@ Needs `wrk` (Debian: `apt-get install -y wrk`) and Node.js with npm: Prism 5
 server listens on 127.0.0.1 and runs alone; wrk drives it with 16 connections, lookups then
 purchases, each request with a fresh id in the path and the body (bench/ppu_load.lua). Repeats
 interleave the servers (ppu-sim, Prism, floor, ppu-sim, ...), so a change in the machine's own
-load hits all of them alike; the figures are medians over the repeats.
+load hits all of them alike; the figures are medians over the repeats (five by default: on a shared
+VM one round's purchases moved by 10 % from the next, and a median of three moved with them).
 
-Printed: requests/s per server and operation, ppu-sim / Prism and ppu-sim / floor, p50/p99, and
-each server's start-up time (from its process's start to its first answer).
+Printed: requests/s per server and operation, ppu-sim / Prism and ppu-sim / floor, the ratio to
+Prism round by round, p50/p99, and each server's start-up time (from its process's start to its first answer).
 ppu-sim runs in those rounds as users run it (``python -m ppu_sim serve``): the stall probe costs
 it 5-15 % of its purchases (a thread waking a thousand times a second, taking the GIL each time),
 which Prism does not pay. Then a fresh ppu-sim with default settings and the probe
@@ -81,7 +82,7 @@ class Server:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="per operation and server, each repeat (max 120)")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds over the servers (max 20)")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds over the servers (max 20)")
     parser.add_argument(
         "--memory-purchases", type=int, default=1_000_000, help="purchases for the RSS run (0: skip; max 5,000,000)"
     )
@@ -253,6 +254,9 @@ def _report(results: dict[tuple[str, str], list[Run]], names: list[str]) -> None
         ppu_runs = results[("ppu-sim", op)]
         ratio = _median(ppu_runs, "p99_ms") / _median(ppu_runs, "p50_ms")
         print("; ".join(parts) + f"; ppu-sim p99/p50 = {ratio:.1f}")
+        if len(ppu_runs) > 1:  # each round's pair ran back to back, on the machine as it was then
+            rounds = ", ".join(f"{p.rate / o.rate:.2f}" for p, o in zip(ppu_runs, results[(names[1], op)], strict=True))
+            print(f"  {op}s, ppu-sim / {names[1]} round by round: {rounds}")
 
 
 def _rss_mb(pid: int) -> float:
