@@ -96,22 +96,22 @@ def _labels(labels: Any) -> frozenset[tuple[str, str]]:
 
 Test = Callable[[Match, RequestFacts], bool]
 
-# Each criterion of a rule: whether the rule sets it, and whether a request meets it (one that
-# lacks the field does not).
-_CRITERIA: tuple[tuple[Callable[[Match], bool], Test], ...] = (
-    (lambda m: m.operations is not None, lambda m, r: r.operation in (m.operations or ())),
-    (lambda m: m.meter_ids is not None, lambda m, r: r.meter_id in (m.meter_ids or ())),
-    (lambda m: m.meter_pattern is not None, lambda m, r: _fullmatch(m.meter_pattern, r.meter_id)),
-    (lambda m: m.sts is not None, lambda m, r: r.meter_id is not None and is_sts_meter_number(r.meter_id) == m.sts),
-    (lambda m: m.amount_min is not None, lambda m, r: _within(r.amount, m.amount_min, None)),
-    (lambda m: m.amount_max is not None, lambda m, r: _within(r.amount, None, m.amount_max)),
-    (lambda m: m.currency is not None, lambda m, r: r.currency == m.currency),
-    (lambda m: m.utility_type is not None, lambda m, r: r.utility_type == m.utility_type),
-    (lambda m: m.originator_id is not None, lambda m, r: r.originator_id == m.originator_id),
-    (lambda m: m.client_id is not None, lambda m, r: r.client_id == m.client_id),
-    (lambda m: m.terminal_id is not None, lambda m, r: r.terminal_id == m.terminal_id),
-    (lambda m: bool(m.labels), lambda m, r: r.labels.issuperset(m.labels)),
-    (lambda m: bool(m.headers), lambda m, r: all(r.headers.get(k) == v for k, v in m.headers)),
+# Each criterion of a rule, by the field that sets it, and whether a request meets it (one that
+# lacks the field does not). A field left at None (or no labels, no headers) sets nothing.
+_CRITERIA: tuple[tuple[str, Test], ...] = (
+    ("operations", lambda m, r: r.operation in (m.operations or ())),
+    ("meter_ids", lambda m, r: r.meter_id in (m.meter_ids or ())),
+    ("meter_pattern", lambda m, r: _fullmatch(m.meter_pattern, r.meter_id)),
+    ("sts", lambda m, r: r.meter_id is not None and is_sts_meter_number(r.meter_id) == m.sts),
+    ("amount_min", lambda m, r: _within(r.amount, m.amount_min, None)),
+    ("amount_max", lambda m, r: _within(r.amount, None, m.amount_max)),
+    ("currency", lambda m, r: r.currency == m.currency),
+    ("utility_type", lambda m, r: r.utility_type == m.utility_type),
+    ("originator_id", lambda m, r: r.originator_id == m.originator_id),
+    ("client_id", lambda m, r: r.client_id == m.client_id),
+    ("terminal_id", lambda m, r: r.terminal_id == m.terminal_id),
+    ("labels", lambda m, r: r.labels.issuperset(m.labels)),
+    ("headers", lambda m, r: all(r.headers.get(k) == v for k, v in m.headers)),
 )
 
 
@@ -123,18 +123,14 @@ def _fullmatch(pattern: MeterPattern | None, meter_id: str | None) -> bool:
     return pattern is not None and meter_id is not None and pattern.fullmatch(meter_id) is not None
 
 
-def criteria(rule: Match) -> tuple[Test, ...]:
+def _criteria(rule: Match) -> tuple[Test, ...]:
     """The tests of the criteria the rule sets. Most rules set one or two of the thirteen: asking
     each of thirteen whether it is set, for every scenario a request tried, was most of matching."""
-    return tuple(test for is_set, test in _CRITERIA if is_set(rule))
+    return tuple(test for name, test in _CRITERIA if getattr(rule, name) not in (None, ()))
 
 
-def matches(rule: Match, req: RequestFacts) -> bool:
-    """All criteria must hold; a criterion on a field the request lacks does not hold (checked lazily)."""
-    return _passes(criteria(rule), rule, req)
-
-
-def _passes(tests: tuple[Test, ...], rule: Match, req: RequestFacts) -> bool:
+def _matches(tests: tuple[Test, ...], rule: Match, req: RequestFacts) -> bool:
+    """All the rule's criteria hold (checked lazily, in order)."""
     for test in tests:  # noqa: SIM110 (the generator that all() would take costs as much as a test)
         if not test(rule, req):
             return False
@@ -163,7 +159,7 @@ class Catalogue:
             for meter_id in sc.match.meter_ids or ():
                 by_meter.setdefault(meter_id, []).append(rank)
         self._ranks = {m: tuple(sorted((*ranks, *self._open))) for m, ranks in by_meter.items()}
-        self._tests = tuple(criteria(sc.match) for sc in self.ordered)
+        self._tests = tuple(_criteria(sc.match) for sc in self.ordered)
 
     def select(self, req: RequestFacts) -> Scenario | None:
         named = req.headers.get(OVERRIDE_HEADER)
@@ -175,6 +171,6 @@ class Catalogue:
         ranks = self._ranks.get(req.meter_id or "", self._open)
         for rank in ranks:
             scenario = self.ordered[rank]
-            if _passes(self._tests[rank], scenario.match, req):
+            if _matches(self._tests[rank], scenario.match, req):
                 return scenario
         return None
