@@ -263,3 +263,35 @@ def test_a_connection_that_never_sends_is_closed_after_the_idle_timeout(start_si
     server = start_sim("--idle-timeout", "1")
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
         assert sock.recv(1) == b""
+
+
+def test_a_kept_alive_connection_is_closed_after_the_idle_timeout(start_sim: Callable[..., Sim]) -> None:
+    server = start_sim("--idle-timeout", "1")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: sim\r\n\r\n")
+        assert read_answer(sock).status == 200
+        assert sock.recv(1) == b""
+
+
+def test_a_connection_in_steady_use_outlives_every_timeout(start_sim: Callable[..., Sim]) -> None:
+    """Each request sets the connection's deadlines afresh: requests spaced under the timeouts,
+    on one connection for three times as long, are all answered."""
+    server = start_sim("--idle-timeout", "1", "--header-timeout", "1", "--body-timeout", "1")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        for _ in range(10):
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: sim\r\n\r\n")
+            assert read_answer(sock).status == 200
+            time.sleep(0.3)
+
+
+def test_a_head_begun_on_an_idle_connection_gets_the_header_timeout(start_sim: Callable[..., Sim]) -> None:
+    """The idle deadline passes while a head is arriving: the client is then slow, not idle, and
+    hears 408 when its header time is up instead of being dropped without an answer."""
+    server = start_sim("--idle-timeout", "1", "--header-timeout", "2.5")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        time.sleep(0.5)
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: sim\r\nX-Slow: ")
+        began = time.monotonic()
+        answer = read_answer(sock)
+        assert answer.status == 408, answer.body
+        assert time.monotonic() - began >= 2.0  # not the idle deadline, 0.5 s after the head began
