@@ -85,7 +85,6 @@ class GuardedProtocol(HttpToolsProtocol):
         self._waiting: str | None = None  # what the deadline is for: idle, headers, body or linger
         self._deadline = 0.0
         self._alarm: asyncio.TimerHandle | None = None  # rings at or before the deadline
-        self._alarm_at = 0.0
         self._lingering = False  # refused: draining what the client still sends, then closing
         self._unparsed_body: int | None = None  # bytes of body to take past the parser (see _take_body)
         # A client that connects and sends nothing is idle, like a kept-alive connection.
@@ -108,7 +107,7 @@ class GuardedProtocol(HttpToolsProtocol):
             self._take_body(data)
             return
         if self._in_head:
-            self._start_header_timer()
+            self._expect_head()
         head_only, messages = self._in_head, self._messages
         try:
             self.parser.feed_data(data)
@@ -136,7 +135,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._messages += 1
-        self._start_header_timer()  # also for a request that follows another in the same read
+        self._expect_head()  # also for a request that follows another in the same read
         self._head_bytes = self._header_count = self._header_bytes = 0
 
     def on_url(self, url: bytes) -> None:
@@ -239,7 +238,8 @@ class GuardedProtocol(HttpToolsProtocol):
         if rest:
             self.data_received(rest)
 
-    def _start_header_timer(self) -> None:
+    def _expect_head(self) -> None:
+        """A head is arriving: its time runs from its first byte, across as many reads as it takes."""
         if self._waiting != "headers":
             self._wait("headers", self.settings.header_timeout)
 
@@ -249,20 +249,20 @@ class GuardedProtocol(HttpToolsProtocol):
         One alarm serves every deadline of the connection: a deadline that moves later (each new
         request) leaves the alarm as it is, and when it rings early it is set again for the rest.
         A timer set and cancelled three times a request (head, body, idle) cost 5 us of a
-        purchase's 160; a request now usually just writes two attributes.
+        purchase's 160; a request now usually sets two attributes and reads the alarm's time.
         """
         self._waiting, self._deadline = what, self.loop.time() + seconds
-        if self._alarm is None or self._alarm_at > self._deadline:
+        if self._alarm is None or self._alarm.when() > self._deadline:
             if self._alarm is not None:
                 self._alarm.cancel()
-            self._alarm, self._alarm_at = self.loop.call_at(self._deadline, self._ring), self._deadline
+            self._alarm = self.loop.call_at(self._deadline, self._ring)
 
     def _ring(self) -> None:
         self._alarm = None
         if self._waiting is None:
             return
         if self.loop.time() < self._deadline:
-            self._alarm, self._alarm_at = self.loop.call_at(self._deadline, self._ring), self._deadline
+            self._alarm = self.loop.call_at(self._deadline, self._ring)
             return
         what, self._waiting = self._waiting, None
         if what == "linger":
